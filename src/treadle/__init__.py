@@ -1,0 +1,109 @@
+"""Treadle: durable workflows in plain Python.
+
+    import treadle as tr
+
+    @tr.step
+    def greet(name: str) -> str:
+        return f"hello {name}"
+
+    @tr.workflow
+    async def hello(ctx: tr.Context, name: str) -> str:
+        return await ctx.step(greet, name)
+
+    engine = tr.Engine("sqlite:///treadle.db")
+    with engine.worker():
+        print(engine.result(engine.start(hello, "world")))
+"""
+
+from __future__ import annotations
+
+from treadle.core.durations import days, hours, minutes, seconds
+from treadle.core.history import Event, EventKind
+from treadle.core.retry import Retry
+from treadle.core.runs import RunInfo, RunPage
+from treadle.core.status import RunStatus
+from treadle.errors import (
+    NonDeterminismError,
+    ResultTimeoutError,
+    RunCancelledError,
+    RunConflictError,
+    RunError,
+    RunFailedError,
+    RunFinishedError,
+    RunNotFoundError,
+    RunNotRetryableError,
+    RunTimedOutError,
+    SerializationError,
+    StepFailedError,
+    StepOutsideWorkflowError,
+    StepTimeoutError,
+    StoreError,
+    TreadleError,
+    UnknownWorkflowError,
+    UsageError,
+    WaitTimeoutError,
+    WorkflowError,
+)
+from treadle.runtime.context import Context, StepCall, StepHandle, SyncContext
+from treadle.runtime.control import EngineSignal
+from treadle.runtime.engine import EmbeddedWorker, Engine
+from treadle.runtime.registry import Registry, Step, Workflow, step, workflow
+from treadle.runtime.worker import Worker, WorkerOptions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context",
+    "EmbeddedWorker",
+    "Engine",
+    "EngineSignal",
+    "Event",
+    "EventKind",
+    "NonDeterminismError",
+    "Registry",
+    "ResultTimeoutError",
+    "Retry",
+    "RunCancelledError",
+    "RunConflictError",
+    "RunError",
+    "RunFailedError",
+    "RunFinishedError",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunNotRetryableError",
+    "RunPage",
+    "RunStatus",
+    "RunTimedOutError",
+    "SerializationError",
+    "Step",
+    "StepCall",
+    "StepFailedError",
+    "StepHandle",
+    "StepOutsideWorkflowError",
+    "StepTimeoutError",
+    "StoreError",
+    "SyncContext",
+    "TreadleError",
+    "UnknownWorkflowError",
+    "UsageError",
+    "WaitTimeoutError",
+    "Worker",
+    "WorkerOptions",
+    "Workflow",
+    "WorkflowError",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "step",
+    "workflow",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        try:
+            _obj.__module__ = "treadle"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

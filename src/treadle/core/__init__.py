@@ -1,0 +1,3 @@
+"""The pure model of Treadle: no I/O, no clocks, no asyncio; clocks and randomness come in as arguments."""
+
+from __future__ import annotations

@@ -1,0 +1,213 @@
+"""Every error Treadle raises, under one root.
+
+    TreadleError
+    ├── UsageError                     bad input from the caller; nothing was stored
+    │   ├── SerializationError         a value is not JSON
+    │   ├── RegistrationError          a workflow or step definition is wrong
+    │   ├── UnknownWorkflowError       no workflow has that name
+    │   └── StepOutsideWorkflowError   a step function was called directly
+    ├── RunError                       about one run (carries ``run_id``)
+    │   ├── RunNotFoundError
+    │   ├── RunConflictError           the id exists for another workflow
+    │   ├── RunFinishedError           the run can no longer take that request
+    │   ├── RunNotRetryableError       only failed or timed-out runs can be retried
+    │   ├── RunFailedError             ``result()`` of a run that failed
+    │   ├── RunCancelledError          ``result()`` of a run that was cancelled
+    │   ├── RunTimedOutError           ``result()`` of a run that passed its deadline
+    │   └── ResultTimeoutError         ``result(timeout=...)`` gave up waiting
+    ├── WorkflowError                  raised inside workflow code
+    │   ├── NonDeterminismError        replay met another step than the history holds
+    │   ├── StepFailedError            a recorded step failure whose type cannot be rebuilt
+    │   ├── StepTimeoutError           one attempt of a step ran past its timeout
+    │   └── WaitTimeoutError           ``wait_for`` reached its timeout
+    └── StoreError                     the database could not do what was asked
+        ├── DatabaseUnavailableError   cannot open or reach the database
+        ├── SchemaError
+        │   ├── NotATreadleDatabaseError
+        │   ├── SchemaTooNewError      written by a newer Treadle
+        │   └── SchemaOutdatedError    needs ``treadle migrate``
+        └── LeaseLostError             another worker owns the run now
+
+Each class's docstring is its default message; ``code`` is stable and documented in
+``docs/errors.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TreadleError(Exception):
+    """Treadle could not do what was asked."""
+
+    code = "treadle_error"
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        for key, value in fields.items():
+            setattr(self, key, value)
+        super().__init__(self.message)
+
+
+class UsageError(TreadleError):
+    """The call was given something it cannot use; nothing was stored."""
+
+    code = "usage"
+
+
+class SerializationError(UsageError):
+    """A value cannot be stored: Treadle stores inputs, results and payloads as JSON."""
+
+    code = "serialization"
+
+
+class RegistrationError(UsageError):
+    """A workflow or step definition is not valid."""
+
+    code = "registration"
+
+
+class UnknownWorkflowError(UsageError):
+    """No workflow is registered under that name: import the module that defines it."""
+
+    code = "unknown_workflow"
+
+
+class StepOutsideWorkflowError(UsageError):
+    """A step was called directly; call it through ``ctx.step(fn, ...)`` inside a workflow."""
+
+    code = "step_outside_workflow"
+
+
+class RunError(TreadleError):
+    """Something about one run went wrong."""
+
+    code = "run"
+    run_id: str
+
+    def __init__(self, message: str | None = None, *, run_id: str, **fields: Any) -> None:
+        super().__init__(message, run_id=run_id, **fields)
+
+
+class RunNotFoundError(RunError):
+    """No run has that id in this database."""
+
+    code = "run_not_found"
+
+
+class RunConflictError(RunError):
+    """A run with that id already exists for another workflow."""
+
+    code = "run_conflict"
+
+
+class RunFinishedError(RunError):
+    """The run has finished and can no longer take this request."""
+
+    code = "run_finished"
+
+
+class RunNotRetryableError(RunError):
+    """Only a failed or timed-out run can be retried."""
+
+    code = "run_not_retryable"
+
+
+class RunFailedError(RunError):
+    """The run failed."""
+
+    code = "run_failed"
+    error_type: str
+    remote_traceback: str
+
+
+class RunCancelledError(RunError):
+    """The run was cancelled."""
+
+    code = "run_cancelled"
+
+
+class RunTimedOutError(RunError):
+    """The run passed its deadline."""
+
+    code = "run_timed_out"
+
+
+class ResultTimeoutError(RunError):
+    """The run did not finish within the time given to ``result``; it goes on running."""
+
+    code = "result_timeout"
+
+
+class WorkflowError(TreadleError):
+    """Workflow code met a condition it has to handle."""
+
+    code = "workflow"
+
+
+class NonDeterminismError(WorkflowError):
+    """Replaying the workflow met a different call than the one its history recorded."""
+
+    code = "non_determinism"
+
+
+class StepFailedError(WorkflowError):
+    """A step failed and its error type could not be rebuilt in this process."""
+
+    code = "step_failed"
+    error_type: str
+    step: str
+
+
+class StepTimeoutError(WorkflowError):
+    """An attempt of a step ran past its timeout."""
+
+    code = "step_timeout"
+
+
+class WaitTimeoutError(WorkflowError):
+    """No signal arrived before the wait's timeout."""
+
+    code = "wait_timeout"
+
+
+class StoreError(TreadleError):
+    """The database could not do what was asked."""
+
+    code = "store"
+
+
+class DatabaseUnavailableError(StoreError):
+    """The database cannot be opened or reached."""
+
+    code = "database_unavailable"
+
+
+class SchemaError(StoreError):
+    """The database schema is not one this Treadle can use."""
+
+    code = "schema"
+
+
+class NotATreadleDatabaseError(SchemaError):
+    """The database holds tables of another application; point Treadle at its own database."""
+
+    code = "not_a_treadle_database"
+
+
+class SchemaTooNewError(SchemaError):
+    """The database was written by a newer Treadle; upgrade Treadle to use it."""
+
+    code = "schema_too_new"
+
+
+class SchemaOutdatedError(SchemaError):
+    """The database schema is older than this Treadle; run ``treadle migrate``."""
+
+    code = "schema_outdated"
+
+
+class LeaseLostError(StoreError):
+    """Another worker owns this run now; this worker's late writes were refused."""
+
+    code = "lease_lost"

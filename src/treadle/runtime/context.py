@@ -1,0 +1,351 @@
+"""What workflow code calls: ``ctx.step``, ``ctx.sleep``, ``ctx.wait_for`` and the rest.
+
+Every call gets a position, counted in call order. On replay a call whose outcome the history
+holds returns it at once; the first call with no recorded outcome runs live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as random_module
+import uuid as uuid_module
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from treadle import errors
+from treadle.core import codec, ids, replay
+from treadle.core.history import EventKind
+from treadle.runtime import registry
+from treadle.runtime.control import EngineSignal, Suspend
+
+if TYPE_CHECKING:
+    from treadle.runtime.execution import Execution
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class StepCall(Generic[R]):
+    """A step call: awaiting it returns the step's result, recorded or freshly computed."""
+
+    __slots__ = ("_ctx", "_definition", "_args", "_kwargs", "position")
+
+    def __init__(
+        self,
+        ctx: Context,
+        position: int,
+        definition: registry.StepDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._ctx = ctx
+        self.position = position
+        self._definition = definition
+        self._args = args
+        self._kwargs = kwargs
+
+    def recorded(self) -> tuple[bool, Any]:
+        """``(True, result)`` when the history already holds this step's result."""
+        event = self._ctx._execution.journal.results.get(self.position)
+        if event is None:
+            return False, None
+        self._ctx._advance(event.at)
+        return True, event.data["result"]
+
+    def __await__(self) -> Generator[Any, None, R]:
+        done, value = self.recorded()
+        if done:
+            return value  # type: ignore[no-any-return]
+        value: R = yield from self._ctx._execution.run_step(
+            self.position, self._definition, self._args, self._kwargs
+        ).__await__()
+        return value
+
+
+class Context:
+    """The run's handle on the engine, passed as the first argument of an async workflow."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+        self._position = 0
+        self._now = execution.journal.started_at
+        self._random = random_module.Random(execution.run_id)
+        self.run_id: str = execution.run_id
+        """The id of this run."""
+        self.workflow: str = execution.workflow_name
+        """The name of this run's workflow."""
+
+    # -- determinism ------------------------------------------------------------------------
+
+    def _next(self) -> int:
+        position = self._position
+        self._position += 1
+        return position
+
+    def _advance(self, at: float) -> None:
+        self._now = max(self._now, at)
+
+    def now(self) -> float:
+        """The run's logical time, in seconds since the epoch: when its latest step, timer,
+        signal or child completed (or when it started). The same on every replay."""
+        return self._now
+
+    def random(self) -> float:
+        """A number in [0, 1); the same sequence on every replay of this run."""
+        return self._random.random()
+
+    def uuid(self) -> str:
+        """A random UUID (version 4), the same on every replay of this run."""
+        return str(uuid_module.UUID(int=self._random.getrandbits(128), version=4))
+
+    def patched(self, change_id: str) -> bool:
+        """Whether this run takes the new code path of a change.
+
+        Runs that had passed this point before the change keep the old path (False);
+        runs that reach it with the new code take the new path (True), on every replay.
+        """
+        journal = self._execution.journal
+        if change_id in journal.patches:
+            return True
+        if journal.is_replaying(self._position):
+            return False
+        journal.patches.add(change_id)
+        self._execution.record_soon(EventKind.PATCH_APPLIED, name=change_id)
+        return True
+
+    # -- calls ------------------------------------------------------------------------------
+
+    @overload
+    def step(
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> StepCall[R]: ...
+
+    @overload
+    def step(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]: ...
+
+    def step(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> StepCall[Any]:
+        """Call a step; ``await`` the returned call for its result.
+
+        The result is recorded once; after a crash the workflow replays and this call returns
+        the recorded result without running the step again.
+        """
+        definition = registry.definition_of(fn)
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.STEP, definition.name)
+        failures = journal.attempts_failed(position)
+        if failures and failures[-1].data.get("final"):
+            self._advance(failures[-1].at)
+            raise self._execution.rebuild_error(failures[-1], definition.name)
+        return StepCall(self, position, definition, args, kwargs)
+
+    async def gather(self, *calls: Awaitable[Any]) -> list[Any]:
+        """Wait for all calls, running the pending ones at the same time; results in order.
+
+        Every branch is let finish before an error or a suspension propagates, so no step's
+        result is lost.
+        """
+        results: list[Any] = [None] * len(calls)
+        pending: dict[int, asyncio.Future[Any]] = {}
+        for index, call in enumerate(calls):
+            if isinstance(call, StepCall):
+                done, value = call.recorded()
+                if done:
+                    results[index] = value
+                    continue
+            pending[index] = asyncio.ensure_future(_awaited(call))
+        if pending:
+            await asyncio.wait(pending.values())
+        first_error: BaseException | None = None
+        suspended: BaseException | None = None
+        for index, future in pending.items():
+            if future.cancelled():
+                raise asyncio.CancelledError()
+            error = future.exception()
+            if error is None:
+                results[index] = future.result()
+            elif isinstance(error, Suspend):
+                suspended = suspended or error
+            elif isinstance(error, EngineSignal):
+                raise error
+            else:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        if suspended is not None:
+            raise suspended
+        return results
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, durably: the run suspends and no worker is held while it waits."""
+        seconds = _check_seconds(seconds, "ctx.sleep")
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.SLEEP, "")
+        fired = journal.fired.get(position)
+        if fired is not None:
+            self._advance(fired.at)
+            return
+        if position not in journal.timers:
+            await self._execution.start_timer(position, seconds, replay.SLEEP, "")
+        raise Suspend()
+
+    async def wait_for(self, signal: str, timeout: float | None = None) -> Any:
+        """Wait for the signal named ``signal`` and return its payload.
+
+        Signals are taken in the order they arrived. With ``timeout`` (seconds), raises
+        ``tr.WaitTimeoutError`` when none arrived in time.
+        """
+        if not isinstance(signal, str) or not signal:
+            raise errors.UsageError("ctx.wait_for needs a signal name (a non-empty string)")
+        if timeout is not None:
+            timeout = _check_seconds(timeout, "ctx.wait_for(timeout=...)")
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.WAIT, signal)
+        taken = journal.consumed.get(position)
+        if taken is not None:
+            self._advance(taken.at)
+            return replay.payload_of(taken)
+        if position in journal.wait_timeouts or (timeout is not None and position in journal.fired):
+            if position not in journal.wait_timeouts:
+                await self._execution.record(EventKind.WAIT_TIMED_OUT, position=position, name=signal)
+            raise errors.WaitTimeoutError(
+                f"no signal {signal!r} arrived within {timeout} seconds", signal=signal
+            )
+        arrived = journal.free_signal(signal)
+        if arrived is not None:
+            payload = replay.payload_of(arrived)
+            await self._execution.record(
+                EventKind.SIGNAL_CONSUMED, position=position, name=signal,
+                data={"signal": arrived.id, "payload": payload},
+            )
+            self._advance(arrived.at)
+            return payload
+        if timeout is not None and position not in journal.timers:
+            await self._execution.start_timer(position, timeout, replay.WAIT, signal)
+        raise Suspend()
+
+    async def child(
+        self,
+        workflow: Any,
+        /,
+        *args: Any,
+        id: str | None = None,
+        wait: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Start a child run of ``workflow``; return its result (or, with ``wait=False``, its id).
+
+        A child's failure raises ``tr.RunFailedError`` here; cancelling the parent cancels it.
+        """
+        definition = self._execution.registry.resolve(workflow)
+        definition.bind(args, kwargs)
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.CHILD, definition.name)
+        started = journal.children.get(position)
+        if started is None:
+            child_id = ids.check_run_id(id) if id is not None else ids.child_run_id(self.run_id, position)
+            input_text = codec.encode({"args": list(args), "kwargs": kwargs},
+                                      f"the arguments of child workflow {definition.name!r}")
+            await self._execution.start_child(position, definition, child_id, input_text)
+        else:
+            child_id = started.data["child_id"]
+        if not wait:
+            return child_id
+        outcome = journal.child_results.get(position)
+        if outcome is None:
+            raise Suspend()
+        self._advance(outcome.at)
+        return self._execution.child_outcome(outcome)
+
+
+async def _awaited(call: Awaitable[T]) -> T:
+    return await call
+
+
+def _check_seconds(value: float, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise errors.UsageError(f"{where} takes a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+class SyncContext:
+    """The context of a workflow written as a plain ``def``: the same calls, without ``await``.
+
+    The workflow runs in a thread of its worker; each call hands over to the worker's event
+    loop and blocks until it has an answer. ``submit`` starts a step without waiting, and
+    ``gather`` waits for several submitted steps, which run at the same time.
+    """
+
+    def __init__(self, context: Context, loop: asyncio.AbstractEventLoop) -> None:
+        self._context = context
+        self._loop = loop
+        self.run_id = context.run_id
+        self.workflow = context.workflow
+
+    def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(_made(make), self._loop).result()
+
+    def step(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run a step and return its result (recorded once, replayed after a crash)."""
+        result: R = self._call(lambda: self._context.step(fn, *args, **kwargs))
+        return result
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> StepHandle:
+        """Start a step without waiting for it; pass the handles to ``gather``."""
+        future = asyncio.run_coroutine_threadsafe(
+            _made(lambda: self._context.step(fn, *args, **kwargs)), self._loop
+        )
+        return StepHandle(future)
+
+    def gather(self, *items: Any) -> list[Any]:
+        """Results of submitted steps (``StepHandle``s) and plain values, in order."""
+        handles = [item for item in items if isinstance(item, StepHandle)]
+
+        async def wait_all() -> list[Any]:
+            return await self._context.gather(*(asyncio.wrap_future(h.future) for h in handles))
+
+        results = iter(self._call(wait_all) if handles else [])
+        return [next(results) if isinstance(item, StepHandle) else item for item in items]
+
+    def sleep(self, seconds: float) -> None:
+        self._call(lambda: self._context.sleep(seconds))
+
+    def wait_for(self, signal: str, timeout: float | None = None) -> Any:
+        return self._call(lambda: self._context.wait_for(signal, timeout))
+
+    def child(self, workflow: Any, /, *args: Any, id: str | None = None, wait: bool = True,
+              **kwargs: Any) -> Any:
+        return self._call(lambda: self._context.child(workflow, *args, id=id, wait=wait, **kwargs))
+
+    def now(self) -> float:
+        return self._context.now()
+
+    def random(self) -> float:
+        return self._context.random()
+
+    def uuid(self) -> str:
+        return self._context.uuid()
+
+    def patched(self, change_id: str) -> bool:
+        return self._loop_call(lambda: self._context.patched(change_id))
+
+    def _loop_call(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return self._call(run)
+
+
+class StepHandle:
+    """A step started by ``SyncContext.submit``."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+
+async def _made(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()

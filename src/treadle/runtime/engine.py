@@ -1,0 +1,279 @@
+"""The client: start runs, wait for results, signal, cancel, retry, inspect."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from treadle import errors
+from treadle.core import codec, ids
+from treadle.core.history import Event
+from treadle.core.runs import RunInfo, RunPage
+from treadle.core.status import RunStatus
+from treadle.runtime import ops, registry
+from treadle.runtime.worker import Worker, WorkerOptions
+from treadle.store import urls
+from treadle.store.protocol import Row
+
+MAX_PAGE = 1000
+
+
+def new_run_id(clock: Callable[[], float] = time.time) -> str:
+    return ids.run_id(int(clock() * 1000), os.urandom(10))
+
+
+def run_info(row: Row) -> RunInfo:
+    inputs = codec.decode(row["input"]) or {}
+    return RunInfo(
+        id=row["id"], workflow=row["workflow"], version=row["version"],
+        status=RunStatus(row["status"]), queue=row["queue"], priority=row["priority"],
+        parent_id=row["parent_id"], args=inputs.get("args", []),
+        kwargs=inputs.get("kwargs", {}), result=codec.decode(row["result"]),
+        error=codec.decode(row["error"]), created_at=row["created_at"],
+        started_at=row["started_at"], finished_at=row["finished_at"],
+        updated_at=row["updated_at"], deadline=row["deadline"],
+    )
+
+
+def raise_outcome(info: RunInfo) -> Any:
+    """The run's result, or the error it ended with, raised as the matching ``RunError``."""
+    if info.status is RunStatus.SUCCEEDED:
+        return info.result
+    error = info.error or {}
+    message = f"run {info.id} ({info.workflow}) {info.status}: {error.get('message', '')}"
+    if info.status is RunStatus.CANCELLED:
+        raise errors.RunCancelledError(message, run_id=info.id)
+    if info.status is RunStatus.TIMED_OUT:
+        raise errors.RunTimedOutError(message, run_id=info.id)
+    raise errors.RunFailedError(
+        f"run {info.id} ({info.workflow}) failed with {error.get('type', 'an error')}: "
+        f"{error.get('message', '')}",
+        run_id=info.id, error_type=error.get("type", ""),
+        remote_traceback=error.get("traceback", ""),
+    )
+
+
+class Engine:
+    """A connection to a Treadle database: start runs and follow them.
+
+    ``tr.Engine("sqlite:///treadle.db")`` opens (and creates, or upgrades) an embedded
+    database. Runs are executed by workers: ``treadle worker`` processes, or one in this
+    process with ``engine.worker()``.
+    """
+
+    def __init__(
+        self,
+        database: str = urls.DEFAULT_URL,
+        *,
+        registry_: registry.Registry | None = None,
+        migrate: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.registry = registry_ or registry.default_registry
+        self._clock = clock
+        self._store = urls.open_store(database)
+        try:
+            if migrate:
+                self._store.migrate()
+            self._store.check_schema()
+        except BaseException:
+            self._store.close()
+            raise
+
+    # -- starting and following runs ---------------------------------------------------------
+
+    def start(
+        self, workflow: Any, /, *args: Any, id: str | None = None, queue: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Start a run of ``workflow`` (a ``@tr.workflow`` function or its name); return its id.
+
+        Starting with an ``id`` that exists returns that run's id and starts nothing.
+        """
+        definition = self.registry.resolve(workflow)
+        definition.bind(args, kwargs)
+        input_text = codec.encode({"args": list(args), "kwargs": kwargs},
+                                  f"the arguments of workflow {definition.name!r}")
+        run_id = ids.check_run_id(id) if id is not None else new_run_id(self._clock)
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise errors.UsageError(f"queue must be a non-empty name, not {queue!r}")
+        now = self._clock()
+        run = ops.NewRun(
+            id=run_id, workflow=definition.name, version=definition.version,
+            queue=queue or definition.queue, input=input_text,
+            deadline=now + definition.timeout if definition.timeout else None,
+        )
+        with self._store.transaction() as tx:
+            existing = ops.create_run(tx, run, now)
+        if existing is not None:
+            if existing["workflow"] != definition.name:
+                raise errors.RunConflictError(
+                    f"run id {run_id!r} is taken by a run of workflow {existing['workflow']!r}; "
+                    f"choose another id to start {definition.name!r}", run_id=run_id)
+            return run_id
+        self._store.notify()
+        return run_id
+
+    def result(self, run_id: str, timeout: float | None = None) -> Any:
+        """Wait for the run to finish and return its result, or raise the error it ended with.
+
+        Raises ``RunFailedError``, ``RunCancelledError`` or ``RunTimedOutError`` for a run that
+        did not succeed, and ``ResultTimeoutError`` when ``timeout`` seconds pass first.
+        """
+        give_up = None if timeout is None else time.monotonic() + timeout
+        listener = None
+        try:
+            while True:
+                info = self.get(run_id)
+                if info.status.finished:
+                    return raise_outcome(info)
+                if listener is None:
+                    listener = self._store.listener()
+                    continue  # look again now that no notification can be missed
+                remaining = 1.0 if give_up is None else give_up - time.monotonic()
+                if remaining <= 0:
+                    raise errors.ResultTimeoutError(
+                        f"run {run_id} is still {info.status} after {timeout} s; it goes on "
+                        "running (is a worker serving its queue?)", run_id=run_id)
+                listener.wait(min(remaining, 1.0))
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def signal(self, run_id: str, name: str, payload: Any = None) -> None:
+        """Deliver the signal ``name`` with ``payload`` to a run waiting (now or later) for it."""
+        if not isinstance(name, str) or not name:
+            raise errors.UsageError(f"a signal needs a name (a non-empty string), not {name!r}")
+        text = codec.encode(payload, f"the payload of signal {name!r}")
+        with self._store.transaction() as tx:
+            ops.signal(tx, run_id, name, text, self._clock())
+        self._store.notify()
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel the run and, with it, its unfinished children."""
+        with self._store.transaction() as tx:
+            ops.cancel(tx, run_id, self._clock())
+        self._store.notify()
+
+    def retry(self, run_id: str) -> None:
+        """Send a failed or timed-out run back to work, resuming from its failed step."""
+        now = self._clock()
+        with self._store.transaction() as tx:
+            row = ops.get_run(tx, run_id)
+            deadline = None
+            if row["deadline"] is not None:
+                deadline = now + (row["deadline"] - row["created_at"])
+            ops.retry(tx, run_id, now, deadline)
+        self._store.notify()
+
+    # -- inspecting --------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunInfo:
+        """The run's status, timestamps, inputs, and result or error."""
+        with self._store.snapshot() as tx:
+            return run_info(ops.get_run(tx, run_id))
+
+    def list(
+        self,
+        *,
+        status: str | RunStatus | None = None,
+        workflow: str | None = None,
+        parent: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> RunPage:
+        """Runs, newest first, filtered by status, workflow or parent run; ``limit`` a page."""
+        if status is not None:
+            try:
+                status = RunStatus(status)
+            except ValueError:
+                raise errors.UsageError(
+                    f"unknown status {status!r}: use one of "
+                    f"{', '.join(s.value for s in RunStatus)}") from None
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise errors.UsageError(f"limit must be a whole number from 1 to {MAX_PAGE}")
+        params = {"status": status.value if status else None, "workflow": workflow,
+                  "parent_id": parent, "before": before, "limit": limit + 1}
+        with self._store.snapshot() as tx:
+            rows = tx.fetch_all("list_runs", params)
+        runs = [run_info(row) for row in rows[:limit]]
+        return RunPage(runs=runs, next_cursor=runs[-1].id if len(rows) > limit else None)
+
+    def history(self, run_id: str) -> builtins.list[Event]:
+        """The run's history events, oldest first."""
+        with self._store.snapshot() as tx:
+            ops.get_run(tx, run_id)
+            return [ops.to_event(row) for row in tx.fetch_all("history", {"run_id": run_id})]
+
+    def counts(self) -> dict[str, int]:
+        """How many runs there are in each status."""
+        with self._store.snapshot() as tx:
+            return {row["status"]: row["n"] for row in tx.fetch_all("count_runs_by_status")}
+
+    # -- workers and lifetime ----------------------------------------------------------------
+
+    def worker(self, **options: Any) -> EmbeddedWorker:
+        """A worker in a background thread of this process, for scripts, notebooks and tests.
+
+        ``with engine.worker(): ...`` runs it for the block. Options are those of
+        ``WorkerOptions`` (``queues``, ``concurrency``, ``lease_seconds``, ...).
+        """
+        if "queues" in options and isinstance(options["queues"], str):
+            options["queues"] = (options["queues"],)
+        if "queues" in options:
+            options["queues"] = tuple(options["queues"])
+        return EmbeddedWorker(self.database, self.registry, WorkerOptions(**options))
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class EmbeddedWorker:
+    """A ``Worker`` running in a daemon thread with its own event loop and connection."""
+
+    def __init__(self, database: str, registry_: registry.Registry,
+                 options: WorkerOptions) -> None:
+        self._store = urls.open_store(database)
+        self.worker = Worker(self._store, registry_=registry_, options=options)
+        self._thread = threading.Thread(target=self._main, name="treadle-worker", daemon=True)
+        self._error: BaseException | None = None
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.worker.run())
+        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+            self._error = exc
+        finally:
+            self._store.close()
+
+    def start(self) -> EmbeddedWorker:
+        self._thread.start()
+        self.worker.wait_started(10)
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.worker.stop()
+        self._thread.join(timeout)
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> EmbeddedWorker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,339 @@
+"""One claimed run, executed by replay until it finishes or suspends."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import importlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from treadle import errors
+from treadle.core import codec
+from treadle.core.history import Event, EventKind
+from treadle.core.replay import RunJournal
+from treadle.core.status import RunStatus
+from treadle.runtime import ops, registry
+from treadle.runtime.context import Context, SyncContext
+from treadle.runtime.control import DeadlinePassed, Fenced, Suspend
+from treadle.runtime.group_commit import GroupCommit
+from treadle.store.protocol import Transaction
+
+log = logging.getLogger("treadle.worker")
+
+# A retry delay up to this many seconds is waited out in the worker, holding the run; a
+# longer one suspends the run on a durable timer so that the worker is free meanwhile.
+IN_PROCESS_DELAY = 5.0
+
+
+class Execution:
+    def __init__(
+        self,
+        claimed: ops.Claimed,
+        definition: registry.WorkflowDefinition,
+        *,
+        commits: GroupCommit,
+        registry_: registry.Registry,
+        clock: Callable[[], float],
+        step_threads: concurrent.futures.Executor,
+        workflow_threads: concurrent.futures.Executor,
+    ) -> None:
+        self.lease = claimed.lease
+        self.run_id = claimed.lease.run_id
+        self.run = claimed.run
+        self.definition = definition
+        self.workflow_name = definition.name
+        self.registry = registry_
+        self.journal = RunJournal.from_events(self.run_id, claimed.events)
+        self.deadline: float | None = claimed.run["deadline"]
+        self._commits = commits
+        self._clock = clock
+        self._step_threads = step_threads
+        self._workflow_threads = workflow_threads
+
+    # -- the run as a whole ------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        inputs = codec.decode(self.run["input"])
+        args, kwargs = inputs.get("args", []), inputs.get("kwargs", {})
+        context = Context(self)
+        fn = self.definition.fn
+        try:
+            if self.definition.is_async:
+                value = await fn(context, *args, **kwargs)
+            else:
+                loop = asyncio.get_running_loop()
+                sync_context = SyncContext(context, loop)
+                value = await loop.run_in_executor(
+                    self._workflow_threads, functools.partial(fn, sync_context, *args, **kwargs)
+                )
+        except Suspend:
+            await self._suspend()
+        except Fenced:
+            log.info("run %s: lease lost or run finished elsewhere; stopped", self.run_id)
+        except DeadlinePassed:
+            await self._finish(RunStatus.TIMED_OUT, error={
+                "type": "treadle.RunTimedOut", "message": "the run passed its deadline"})
+        except Exception as exc:
+            await self._finish(RunStatus.FAILED, error=codec.describe_error(exc))
+        else:
+            try:
+                text = codec.encode(value, f"the result of workflow {self.workflow_name!r}")
+            except errors.SerializationError as exc:
+                await self._finish(RunStatus.FAILED, error=codec.describe_error(exc))
+            else:
+                await self._finish(RunStatus.SUCCEEDED, result=text)
+
+    async def _finish(self, status: RunStatus, *, result: str | None = None,
+                      error: dict[str, Any] | None = None) -> None:
+        lease, now = self.lease, self._clock()
+
+        def finish(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            ops.finish_run(tx, lease.run_id, status, now, result=result, error=error)
+            return True
+
+        if not await self._commits.submit(finish, notify=True):
+            log.info("run %s: finished here but its lease was lost; result dropped", self.run_id)
+
+    async def _suspend(self) -> None:
+        lease, now = self.lease, self._clock()
+
+        def suspend(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            tx.execute("set_status", {"id": lease.run_id, "status": "waiting", "now": now})
+            ops.append(tx, lease.run_id, EventKind.RUN_WAITING, now)
+            if not tx.execute("delete_task_unless_woken", lease.params()):
+                # Something arrived while we ran (a signal, a fired timer): go round again.
+                tx.execute("release_task", lease.params() | {"available_at": now})
+            return True
+
+        await self._commits.submit(suspend, notify=True)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    async def record(self, kind: EventKind, **fields: Any) -> None:
+        """Append an event under the lease; raise ``Fenced`` if the lease is gone."""
+        now = self._clock()
+        row = ops.event_row(self.run_id, kind, now, **fields)
+        lease = self.lease
+
+        def write(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            tx.execute("insert_event", row)
+            return True
+
+        if not await self._commits.submit(write):
+            raise Fenced()
+        self.journal.add(Event(0, self.run_id, kind, now, fields.get("position"),
+                               fields.get("name"), fields.get("attempt"), fields.get("data")))
+
+    def record_soon(self, kind: EventKind, **fields: Any) -> None:
+        """Append an event without waiting; a lost lease shows at the next ``record``."""
+        row = ops.event_row(self.run_id, kind, self._clock(), **fields)
+        lease = self.lease
+
+        def write(tx: Transaction) -> None:
+            if ops.holds(tx, lease):
+                tx.execute("insert_event", row)
+
+        self._commits.submit(write)
+
+    async def start_timer(self, position: int, seconds: float, purpose: str, name: str) -> None:
+        fire_at = self._clock() + seconds
+        row = ops.event_row(self.run_id, EventKind.TIMER_STARTED, self._clock(),
+                            position=position, name=name,
+                            data={"fire_at": fire_at, "purpose": purpose})
+        lease = self.lease
+
+        def write(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            tx.execute("insert_event", row)
+            tx.execute("insert_timer",
+                       {"run_id": lease.run_id, "position": position, "fire_at": fire_at})
+            return True
+
+        if not await self._commits.submit(write, notify=True):
+            raise Fenced()
+
+    async def start_child(self, position: int, definition: registry.WorkflowDefinition,
+                          child_id: str, input_text: str) -> None:
+        now, lease = self._clock(), self.lease
+        child = ops.NewRun(
+            id=child_id, workflow=definition.name, version=definition.version,
+            queue=definition.queue, input=input_text, priority=self.run["priority"],
+            parent_id=self.run_id, parent_position=position,
+            deadline=now + definition.timeout if definition.timeout else None,
+        )
+        started = {"child_id": child_id}
+
+        def write(tx: Transaction) -> str:
+            if not ops.holds(tx, lease):
+                return "fenced"
+            existing = ops.create_run(tx, child, now)
+            if existing is not None and existing["workflow"] != definition.name:
+                return "conflict"
+            ops.append(tx, lease.run_id, EventKind.CHILD_STARTED, now, position=position,
+                       name=definition.name, data=started)
+            if existing is not None and RunStatus(existing["status"]).finished:
+                ops.tell_parent(tx, existing | {"parent_id": lease.run_id,
+                                                "parent_position": position}, now)
+            return "started"
+
+        outcome = await self._commits.submit(write, notify=True)
+        if outcome == "fenced":
+            raise Fenced()
+        if outcome == "conflict":
+            raise errors.RunConflictError(
+                f"child run id {child_id!r} is taken by a run of another workflow: choose "
+                "another id", run_id=child_id,
+            )
+        self.journal.add(Event(0, self.run_id, EventKind.CHILD_STARTED, now, position,
+                               definition.name, None, started))
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def child_outcome(self, event: Event) -> Any:
+        data = event.data or {}
+        child_id, status = data.get("child_id", ""), data.get("status")
+        if status == RunStatus.SUCCEEDED:
+            return data.get("result")
+        error = data.get("error") or {}
+        message = f"child run {child_id} {status}: {error.get('message', '')}"
+        if status == RunStatus.CANCELLED:
+            raise errors.RunCancelledError(message, run_id=child_id)
+        if status == RunStatus.TIMED_OUT:
+            raise errors.RunTimedOutError(message, run_id=child_id)
+        raise errors.RunFailedError(
+            message, run_id=child_id, error_type=error.get("type", ""),
+            remote_traceback=error.get("traceback", ""),
+        )
+
+    def rebuild_error(self, event: Event, step: str) -> Exception:
+        return rebuild_error((event.data or {}).get("error") or {}, step)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None and self._clock() >= self.deadline:
+            raise DeadlinePassed()
+
+    async def run_step(self, position: int, definition: registry.StepDefinition,
+                       args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        failures = self.journal.attempts_failed(position)
+        attempt = len(failures) + 1
+        if failures:
+            await self._wait_until(failures[-1].data.get("retry_at"), position)
+        policy = definition.retry
+        while True:
+            self.check_deadline()
+            started = self._clock()
+            try:
+                value = await self._invoke(definition, args, kwargs)
+                text, value = codec.roundtrip(value, f"the result of step {definition.name!r}")
+            except Exception as exc:
+                again = not isinstance(exc, errors.SerializationError) and policy.retries(
+                    attempt, exc)
+                retry_at = (self._clock() + policy.delay(attempt, random.random())
+                            if again else None)
+                await self.record(
+                    EventKind.STEP_FAILED, position=position, name=definition.name,
+                    attempt=attempt,
+                    data={"error": codec.describe_error(exc), "retry_at": retry_at,
+                          "final": not again, "started_at": started,
+                          "worker": self.lease.owner},
+                )
+                if not again:
+                    raise
+                await self._wait_until(retry_at, position)
+                attempt += 1
+                continue
+            await self._record_result(position, definition.name, attempt, text, value, started)
+            return value
+
+    async def _record_result(self, position: int, name: str, attempt: int, text: str,
+                             value: Any, started: float) -> None:
+        now, lease = self._clock(), self.lease
+        # The result is already JSON text: splice it in rather than encode it twice.
+        row = {
+            "run_id": self.run_id, "kind": EventKind.STEP_COMPLETED.value, "at": now,
+            "position": position, "name": name, "attempt": attempt,
+            "data": f'{{"result":{text},"started_at":{started!r},'
+                    f'"worker":{codec.encode(lease.owner, "worker id")}}}',
+        }
+
+        def write(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            tx.execute("insert_event", row)
+            return True
+
+        if not await self._commits.submit(write):
+            raise Fenced()
+        self.journal.add(Event(0, self.run_id, EventKind.STEP_COMPLETED, now, position, name,
+                               attempt, {"result": value}))
+
+    async def _invoke(self, definition: registry.StepDefinition, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> Any:
+        if definition.is_async:
+            running: Any = definition.fn(*args, **kwargs)
+        else:
+            running = asyncio.get_running_loop().run_in_executor(
+                self._step_threads, functools.partial(definition.fn, *args, **kwargs))
+        if definition.timeout is None:
+            return await running
+        try:
+            return await asyncio.wait_for(running, definition.timeout)
+        except TimeoutError as exc:
+            raise errors.StepTimeoutError(
+                f"step {definition.name!r} ran past its timeout of {definition.timeout} s",
+                step=definition.name,
+            ) from exc
+
+    async def _wait_until(self, at: float | None, position: int) -> None:
+        if at is None:
+            return
+        delay = at - self._clock()
+        if delay <= 0:
+            return
+        if delay <= IN_PROCESS_DELAY:
+            await asyncio.sleep(delay)
+            return
+        lease = self.lease
+
+        def write(tx: Transaction) -> bool:
+            if not ops.holds(tx, lease):
+                return False
+            tx.execute("insert_timer", {"run_id": lease.run_id, "position": position,
+                                        "fire_at": at})
+            return True
+
+        if not await self._commits.submit(write, notify=True):
+            raise Fenced()
+        raise Suspend()
+
+
+def rebuild_error(error: dict[str, Any], step: str) -> Exception:
+    """The exception a recorded step failure describes, as close to the original as can be."""
+    type_name, message = error.get("type", ""), error.get("message", "")
+    module_name, _, qualname = type_name.rpartition(".")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        if isinstance(target, type) and issubclass(target, Exception):
+            rebuilt: Exception = target(*error.get("args", []))
+            return rebuilt
+    except Exception:  # noqa: BLE001 - any failure means: describe it instead
+        pass
+    return errors.StepFailedError(
+        f"step {step!r} failed with {type_name}: {message}", error_type=type_name, step=step
+    )
+

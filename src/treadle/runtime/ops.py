@@ -1,0 +1,253 @@
+"""State changes of runs, each composed of named queries inside one transaction.
+
+Every function takes an open transaction and the current time; none commits. A status change
+and its history event are always written together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from treadle import errors
+from treadle.core import codec, status
+from treadle.core.history import Event, EventKind
+from treadle.core.status import RunStatus
+from treadle.store.protocol import Row, Transaction
+
+_FINISH_EVENT = {
+    RunStatus.SUCCEEDED: EventKind.RUN_SUCCEEDED,
+    RunStatus.FAILED: EventKind.RUN_FAILED,
+    RunStatus.CANCELLED: EventKind.RUN_CANCELLED,
+    RunStatus.TIMED_OUT: EventKind.RUN_TIMED_OUT,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on a run's task; writes under it are refused once it is lost."""
+
+    run_id: str
+    epoch: int
+    owner: str
+
+    def params(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "epoch": self.epoch, "owner": self.owner}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewRun:
+    id: str
+    workflow: str
+    version: str
+    queue: str
+    input: str
+    priority: int = 0
+    parent_id: str | None = None
+    parent_position: int | None = None
+    deadline: float | None = None
+
+
+def event_row(
+    run_id: str,
+    kind: EventKind,
+    at: float,
+    *,
+    position: int | None = None,
+    name: str | None = None,
+    attempt: int | None = None,
+    data: Any = None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "kind": kind.value,
+        "at": at,
+        "position": position,
+        "name": name,
+        "attempt": attempt,
+        "data": None if data is None else codec.encode(data, f"the {kind.value} event"),
+    }
+
+
+def to_event(row: Row) -> Event:
+    return Event(
+        id=row["id"],
+        run_id=row["run_id"],
+        kind=EventKind(row["kind"]),
+        at=row["at"],
+        position=row["position"],
+        name=row["name"],
+        attempt=row["attempt"],
+        data=codec.decode(row["data"]),
+    )
+
+
+def append(tx: Transaction, run_id: str, kind: EventKind, now: float, **fields: Any) -> None:
+    tx.execute("insert_event", event_row(run_id, kind, now, **fields))
+
+
+def holds(tx: Transaction, lease: Lease) -> bool:
+    return tx.fetch_one("holds_lease", lease.params()) is not None
+
+
+def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
+    """Insert the run and its task; return the existing row instead when the id is taken."""
+    params = dataclasses.asdict(run) | {"now": now}
+    if tx.execute("insert_run", params) == 0:
+        return tx.fetch_one("get_run", {"id": run.id})
+    data = {"workflow": run.workflow, "version": run.version, "queue": run.queue}
+    if run.parent_id is not None:
+        data["parent_id"] = run.parent_id
+    append(tx, run.id, EventKind.RUN_CREATED, now, data=data)
+    tx.execute("wake_run", {"run_id": run.id, "now": now})
+    return None
+
+
+def get_run(tx: Transaction, run_id: str) -> Row:
+    row = tx.fetch_one("get_run", {"id": run_id})
+    if row is None:
+        raise errors.RunNotFoundError(
+            f"no run has the id {run_id!r} in this database: check the id "
+            "(`treadle runs` lists them) and the --database you point at",
+            run_id=run_id,
+        )
+    return row
+
+
+def finish_run(
+    tx: Transaction,
+    run_id: str,
+    new_status: RunStatus,
+    now: float,
+    *,
+    result: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> bool:
+    """Move an unfinished run to a final status, cancel its children, tell its parent."""
+    error_text = None if error is None else codec.encode(error, "the run's error")
+    changed = tx.execute(
+        "finish_run",
+        {"id": run_id, "status": new_status.value, "result": result, "error": error_text,
+         "now": now},
+    )
+    if not changed:
+        return False
+    data: dict[str, Any] | None = None
+    if result is not None:
+        data = {"result": codec.decode(result)}
+    elif error is not None:
+        data = {"error": error}
+    append(tx, run_id, _FINISH_EVENT[new_status], now, data=data)
+    tx.execute("delete_task", {"run_id": run_id})
+    tx.execute("delete_timers", {"run_id": run_id})
+    for child in tx.fetch_all("unfinished_children", {"id": run_id}):
+        finish_run(
+            tx, child["id"], RunStatus.CANCELLED, now,
+            error={"type": "treadle.RunCancelled", "message": f"parent run {run_id} finished"},
+        )
+    run = tx.fetch_one("get_run", {"id": run_id})
+    if run is not None and run["parent_id"] is not None:
+        tell_parent(tx, run, now)
+    return True
+
+
+def tell_parent(tx: Transaction, child: Row, now: float) -> None:
+    """Record a finished child in its parent's history and wake the parent."""
+    outcome: dict[str, Any] = {"child_id": child["id"], "status": child["status"]}
+    if child["result"] is not None:
+        outcome["result"] = codec.decode(child["result"])
+    if child["error"] is not None:
+        outcome["error"] = codec.decode(child["error"])
+    append(
+        tx, child["parent_id"], EventKind.CHILD_COMPLETED, now,
+        position=child["parent_position"], name=child["workflow"], data=outcome,
+    )
+    tx.execute("wake_run", {"run_id": child["parent_id"], "now": now})
+
+
+def signal(tx: Transaction, run_id: str, name: str, payload: str, now: float) -> None:
+    run = get_run(tx, run_id)
+    if status.RunStatus(run["status"]).finished:
+        raise errors.RunFinishedError(
+            f"run {run_id} has {run['status']} and takes no more signals; "
+            f"signal {name!r} was not stored",
+            run_id=run_id,
+        )
+    append(tx, run_id, EventKind.SIGNAL_RECEIVED, now, name=name,
+           data={"payload": codec.decode(payload)})
+    tx.execute("wake_run", {"run_id": run_id, "now": now})
+
+
+def cancel(tx: Transaction, run_id: str, now: float) -> None:
+    run = get_run(tx, run_id)
+    if status.RunStatus(run["status"]).finished:
+        raise errors.RunFinishedError(
+            f"run {run_id} has already {run['status']}; there is nothing to cancel",
+            run_id=run_id,
+        )
+    finish_run(
+        tx, run_id, RunStatus.CANCELLED, now,
+        error={"type": "treadle.RunCancelled", "message": "cancelled on request"},
+    )
+
+
+def retry(tx: Transaction, run_id: str, now: float, deadline: float | None) -> None:
+    run = get_run(tx, run_id)
+    if RunStatus(run["status"]) not in status.RETRYABLE:
+        raise errors.RunNotRetryableError(
+            f"run {run_id} has status {run['status']}: only failed or timed-out runs can be "
+            "retried (cancel a running one first, or start a new run)",
+            run_id=run_id,
+        )
+    tx.execute("reopen_run", {"id": run_id, "now": now, "deadline": deadline})
+    append(tx, run_id, EventKind.RUN_RETRIED, now, data={"previous_status": run["status"]})
+    tx.execute("wake_run", {"run_id": run_id, "now": now})
+
+
+def fire_timer(tx: Transaction, run_id: str, position: int, now: float) -> bool:
+    if not tx.execute("delete_timer", {"run_id": run_id, "position": position}):
+        return False  # another process fired it first
+    append(tx, run_id, EventKind.TIMER_FIRED, now, position=position)
+    tx.execute("wake_run", {"run_id": run_id, "now": now})
+    return True
+
+
+def time_out(tx: Transaction, run_id: str, now: float) -> bool:
+    return finish_run(
+        tx, run_id, RunStatus.TIMED_OUT, now,
+        error={"type": "treadle.RunTimedOut", "message": "the run passed its deadline"},
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Claimed:
+    lease: Lease
+    run: Row
+    events: list[Event]
+
+
+def claim(
+    tx: Transaction, owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
+) -> list[Claimed]:
+    """Take up to ``limit`` ready tasks, mark their runs running, and load their histories."""
+    rows = tx.fetch_all(
+        "claim_tasks",
+        {"owner": owner, "queues": codec.encode(queues, "queues"), "now": now,
+         "lease_until": now + lease_seconds, "limit": limit},
+    )
+    if not rows:
+        return []
+    epochs = {row["run_id"]: row["epoch"] for row in rows}
+    for run_id, epoch in epochs.items():
+        tx.execute("start_run", {"id": run_id, "now": now})
+        append(tx, run_id, EventKind.RUN_STARTED, now, data={"worker": owner, "epoch": epoch})
+    ids = codec.encode(list(epochs), "run ids")
+    runs = {row["id"]: row for row in tx.fetch_all("get_runs", {"ids": ids})}
+    events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}
+    for row in tx.fetch_all("histories", {"ids": ids}):
+        events[row["run_id"]].append(to_event(row))
+    return [
+        Claimed(Lease(run_id, epoch, owner), runs[run_id], events[run_id])
+        for run_id, epoch in epochs.items()
+        if run_id in runs
+    ]

@@ -1,0 +1,261 @@
+"""The worker: claims runs under a lease, executes them, and hands them back on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from treadle import errors
+from treadle.runtime import ops, registry, scheduler
+from treadle.runtime.execution import Execution
+from treadle.runtime.group_commit import GroupCommit
+from treadle.store.protocol import Store, Transaction
+
+log = logging.getLogger("treadle.worker")
+
+# A run whose workflow (or version) this worker does not have goes back to the queue and is
+# offered again after this many seconds, to a worker that may have it.
+UNKNOWN_WORKFLOW_DELAY = 5.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkerOptions:
+    """How a worker claims and runs work."""
+
+    queues: tuple[str, ...] = (registry.DEFAULT_QUEUE,)
+    """Queues this worker takes runs from."""
+    concurrency: int = 100
+    """Runs executed at the same time (async workflows share one event loop)."""
+    threads: int = 32
+    """Threads for sync steps and sync workflows."""
+    lease_seconds: float = 10.0
+    """How long a claim lasts without a heartbeat; a dead worker's runs move on after it."""
+    poll_interval: float = 1.0
+    """Longest pause between looks for work when no wake-up arrives."""
+    grace_seconds: float = 10.0
+    """On shutdown, how long running runs may take to finish before they are handed back."""
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.queues or not all(isinstance(q, str) and q for q in self.queues):
+            raise errors.UsageError("a worker needs at least one queue name, e.g. 'default'")
+        for name in ("concurrency", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise errors.UsageError(f"worker {name} must be a whole number >= 1, not {value!r}")
+        for name in ("lease_seconds", "poll_interval", "grace_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise errors.UsageError(f"worker {name} must be a number > 0, not {value!r}")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Executes runs from a store. ``await worker.run()`` until ``worker.stop()`` is called."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        registry_: registry.Registry | None = None,
+        options: WorkerOptions | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry_ or registry.default_registry
+        self.options = options or WorkerOptions()
+        self.id = worker_id or new_worker_id()
+        self._clock = clock
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._scheduler_wake: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to stop claiming, finish or hand back its runs, and return.
+
+        Safe to call from any thread and from signal handlers.
+        """
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        return self._started.wait(timeout)
+
+    async def run(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._stopping, self._wake, self._scheduler_wake = (
+            asyncio.Event(), asyncio.Event(), asyncio.Event())
+        options = self.options
+        self._commits = GroupCommit(self.store, on_commit=self.store.notify)
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            options.threads, thread_name_prefix="treadle-step")
+        self._workflow_threads = concurrent.futures.ThreadPoolExecutor(
+            options.concurrency, thread_name_prefix="treadle-workflow")
+        listener = self.store.listener()
+        loop.add_reader(listener.fileno(), self._on_notification, listener)
+        background = [
+            asyncio.ensure_future(self._heartbeat()),
+            asyncio.ensure_future(scheduler.run(
+                self._commits, self._clock, self._scheduler_wake, self.store.notify,
+                options.poll_interval)),
+        ]
+        log.info("worker %s started on queues %s", self.id, ",".join(options.queues))
+        self._started.set()
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            loop.remove_reader(listener.fileno())
+            listener.close()
+            self._release_all()
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._workflow_threads.shutdown(wait=False, cancel_futures=True)
+            log.info("worker %s stopped", self.id)
+
+    def _on_notification(self, listener: Any) -> None:
+        listener.drain()
+        assert self._wake is not None and self._scheduler_wake is not None
+        self._wake.set()
+        self._scheduler_wake.set()
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        assert self._stopping is not None and self._wake is not None
+        options = self.options
+        queues = list(options.queues)
+        stop_waiter = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                free = options.concurrency - len(self._active)
+                if free > 0:
+                    now = self._clock()
+                    claimed = await self._commits.submit(
+                        lambda tx, now=now, free=free: ops.claim(
+                            tx, self.id, queues, free, now, options.lease_seconds))
+                    for item in claimed:
+                        self._start(item)
+                    if claimed and len(claimed) < free:
+                        continue  # there may be more ready already
+                wake_waiter = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({wake_waiter, stop_waiter}, timeout=options.poll_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                wake_waiter.cancel()
+        finally:
+            stop_waiter.cancel()
+
+    def _start(self, claimed: ops.Claimed) -> None:
+        run = claimed.run
+        definition = self.registry.get(run["workflow"], run["version"])
+        if definition is None:
+            self._hand_back_unknown(claimed)
+            return
+        execution = Execution(
+            claimed, definition, commits=self._commits, registry_=self.registry,
+            clock=self._clock, step_threads=self._threads,
+            workflow_threads=self._workflow_threads,
+        )
+        task = asyncio.ensure_future(self._execute(execution))
+        self._active[claimed.lease.run_id] = task
+        task.add_done_callback(lambda _, run_id=claimed.lease.run_id: self._done(run_id))
+
+    async def _execute(self, execution: Execution) -> None:
+        try:
+            await execution.execute()
+        except errors.StoreError:
+            log.exception("run %s: the database refused a write; the run will be retried "
+                          "when its lease expires", execution.run_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("run %s: internal error while executing", execution.run_id)
+
+    def _done(self, run_id: str) -> None:
+        self._active.pop(run_id, None)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _hand_back_unknown(self, claimed: ops.Claimed) -> None:
+        run = claimed.run
+        key = (run["workflow"], run["version"])
+        if key not in self._warned:
+            self._warned.add(key)
+            known = ", ".join(f"{n} v{v}" for n, v in self.registry.names()) or "none"
+            log.warning(
+                "run %s needs workflow %r version %r, which this worker does not have "
+                "(it has: %s); handing it back for another worker. Deploy that version, "
+                "or retire its runs.", run["id"], key[0], key[1], known)
+        params = claimed.lease.params() | {"available_at": self._clock() + UNKNOWN_WORKFLOW_DELAY}
+
+        def hand_back(tx: Transaction) -> None:
+            tx.execute("set_status", {"id": run["id"], "status": "pending",
+                                      "now": self._clock()})
+            tx.execute("release_task", params)
+
+        self._commits.submit(hand_back)
+
+    # -- leases ------------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        interval = self.options.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            until = self._clock() + self.options.lease_seconds
+            try:
+                await self._commits.submit(
+                    lambda tx, until=until: tx.execute(
+                        "renew_leases", {"owner": self.id, "lease_until": until}))
+            except errors.StoreError:
+                log.warning("worker %s could not renew its leases; retrying", self.id)
+
+    async def _drain(self) -> None:
+        if not self._active:
+            return
+        log.info("worker %s stopping: waiting up to %ss for %d runs", self.id,
+                 self.options.grace_seconds, len(self._active))
+        _, pending = await asyncio.wait(list(self._active.values()),
+                                        timeout=self.options.grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def _release_all(self) -> None:
+        try:
+            with self.store.transaction() as tx:
+                released = tx.execute("release_owner", {"owner": self.id, "now": self._clock()})
+        except errors.StoreError:
+            log.warning("worker %s could not hand back its runs; they move on when their "
+                        "leases expire", self.id)
+            return
+        if released:
+            log.info("worker %s handed back %d runs", self.id, released)
+            self.store.notify()
+

@@ -1,0 +1,90 @@
+"""What the runtime asks of a database backend.
+
+A backend runs named queries (see ``sql/<dialect>.sql``) inside transactions and translates
+its driver's errors into ``StoreError``s. It holds no business logic: the runtime composes
+queries into operations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+Params = Mapping[str, Any] | Sequence[Any]
+
+
+class Transaction(Protocol):
+    def execute(self, query: str, params: Params = ()) -> int:
+        """Run the named query; return how many rows it changed."""
+        ...
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None: ...
+
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]: ...
+
+    def execute_many(self, query: str, rows: Sequence[Params]) -> None: ...
+
+
+class Store(Protocol):
+    url: str
+    """The database URL, with any password removed."""
+    dialect: str
+
+    def transaction(self) -> contextlib.AbstractContextManager[Transaction]:
+        """A read-write transaction, committed when the block ends without an error."""
+        ...
+
+    def migrate(self) -> tuple[int, int]:
+        """Create or upgrade the schema; return the versions before and after."""
+        ...
+
+    def schema_version(self) -> int | None:
+        """The schema version in the database, or None when it holds no Treadle schema."""
+        ...
+
+    def check_schema(self) -> None:
+        """Raise a ``SchemaError`` unless the schema is exactly the one this code expects."""
+        ...
+
+    def notify(self) -> None:
+        """Tell listening processes that tasks or runs changed (best effort)."""
+        ...
+
+    def listener(self) -> Listener:
+        """Start receiving notifications sent by ``notify`` from any process."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Listener(Protocol):
+    def fileno(self) -> int:
+        """For ``select`` and event loops: readable when a notification arrived."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a notification arrives or ``timeout`` seconds pass."""
+        ...
+
+    def drain(self) -> None:
+        """Forget notifications received so far."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def iter_blocks(text: str) -> Iterator[tuple[str, str]]:
+    """Split a dialect file into ``(name, sql)`` pairs at ``-- name: <query>`` lines."""
+    name: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("-- name:"):
+            if name is not None:
+                yield name, "\n".join(lines).strip()
+            name, lines = line.removeprefix("-- name:").strip(), []
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        yield name, "\n".join(lines).strip()

@@ -1,0 +1,136 @@
+-- Named queries for SQLite. Each block starts with a "-- name:" line.
+
+-- name: insert_run
+INSERT INTO runs (id, workflow, version, status, queue, priority, parent_id, parent_position,
+                  input, created_at, updated_at, deadline)
+VALUES (:id, :workflow, :version, 'pending', :queue, :priority, :parent_id, :parent_position,
+        :input, :now, :now, :deadline)
+ON CONFLICT (id) DO NOTHING
+
+-- name: get_run
+SELECT * FROM runs WHERE id = :id
+
+-- name: get_runs
+SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE (:status IS NULL OR status = :status)
+  AND (:workflow IS NULL OR workflow = :workflow)
+  AND (:parent_id IS NULL OR parent_id = :parent_id)
+  AND (:before IS NULL OR id < :before)
+ORDER BY id DESC
+LIMIT :limit
+
+-- name: count_runs_by_status
+SELECT status, count(*) AS n FROM runs GROUP BY status
+
+-- name: unfinished_children
+SELECT id FROM runs
+WHERE parent_id = :id AND status IN ('pending', 'running', 'waiting')
+
+-- name: insert_event
+INSERT INTO history (run_id, kind, at, position, name, attempt, data)
+VALUES (:run_id, :kind, :at, :position, :name, :attempt, :data)
+
+-- name: insert_event_fenced
+INSERT OR IGNORE INTO history (run_id, kind, at, position, name, attempt, data)
+SELECT :run_id, :kind, :at, :position, :name, :attempt, :data
+WHERE EXISTS (SELECT 1 FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner)
+
+-- name: history
+SELECT * FROM history WHERE run_id = :run_id ORDER BY id
+
+-- name: histories
+SELECT * FROM history WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY id
+
+-- name: start_run
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, :now), updated_at = :now
+WHERE id = :id AND status IN ('pending', 'waiting', 'running')
+
+-- name: set_status
+UPDATE runs SET status = :status, updated_at = :now WHERE id = :id
+
+-- name: finish_run
+UPDATE runs SET status = :status, result = :result, error = :error, finished_at = :now,
+                updated_at = :now
+WHERE id = :id AND status IN ('pending', 'running', 'waiting')
+
+-- name: reopen_run
+UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
+                updated_at = :now, deadline = :deadline
+WHERE id = :id AND status IN ('failed', 'timed_out')
+
+-- name: holds_lease
+SELECT 1 AS held FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner
+
+-- name: wake_run
+INSERT INTO tasks (run_id, queue, priority, available_at)
+SELECT id, queue, priority, :now FROM runs
+WHERE id = :run_id AND status IN ('pending', 'running', 'waiting')
+ON CONFLICT (run_id) DO UPDATE SET wake = 1, available_at = min(available_at, excluded.available_at)
+
+-- name: claim_tasks
+UPDATE tasks SET owner = :owner, lease_until = :lease_until, epoch = epoch + 1, wake = 0
+WHERE run_id IN (
+    SELECT run_id FROM tasks
+    WHERE queue IN (SELECT value FROM json_each(:queues))
+      AND available_at <= :now
+      AND (owner IS NULL OR lease_until < :now)
+    ORDER BY priority DESC, available_at
+    LIMIT :limit)
+RETURNING run_id, epoch
+
+-- name: renew_leases
+UPDATE tasks SET lease_until = :lease_until WHERE owner = :owner
+
+-- name: delete_task
+DELETE FROM tasks WHERE run_id = :run_id
+
+-- name: delete_task_fenced
+DELETE FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner
+
+-- name: delete_task_unless_woken
+DELETE FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner AND wake = 0
+
+-- name: release_task
+UPDATE tasks SET owner = NULL, lease_until = NULL, wake = 0, available_at = :available_at
+WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner
+
+-- name: release_owner
+UPDATE tasks SET owner = NULL, lease_until = NULL, available_at = :now WHERE owner = :owner
+
+-- name: next_task_at
+SELECT min(CASE WHEN owner IS NULL THEN available_at ELSE lease_until END) AS at FROM tasks
+WHERE queue IN (SELECT value FROM json_each(:queues))
+
+-- name: insert_timer
+INSERT OR IGNORE INTO timers (run_id, position, fire_at) VALUES (:run_id, :position, :fire_at)
+
+-- name: due_timers
+SELECT run_id, position FROM timers WHERE fire_at <= :now ORDER BY fire_at LIMIT :limit
+
+-- name: next_timer_at
+SELECT min(fire_at) AS at FROM timers
+
+-- name: delete_timer
+DELETE FROM timers WHERE run_id = :run_id AND position = :position
+
+-- name: delete_timers
+DELETE FROM timers WHERE run_id = :run_id
+
+-- name: overdue_runs
+SELECT id FROM runs
+WHERE deadline IS NOT NULL AND deadline <= :now AND status IN ('pending', 'running', 'waiting')
+LIMIT :limit
+
+-- name: next_deadline_at
+SELECT min(deadline) AS at FROM runs
+WHERE deadline IS NOT NULL AND status IN ('pending', 'running', 'waiting')
+
+-- name: get_meta
+SELECT value FROM treadle_meta WHERE key = :key
+
+-- name: set_meta
+INSERT INTO treadle_meta (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value

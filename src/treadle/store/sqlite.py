@@ -1,0 +1,225 @@
+"""The embedded backend: one SQLite file in WAL mode, shared by any number of processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from treadle import errors
+from treadle.store import migrations, queries, wakeup
+from treadle.store.protocol import Params, Row
+
+DIALECT = "sqlite"
+SYNCHRONOUS_MODES = ("normal", "full")
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _translate(exc: sqlite3.Error, path: str) -> errors.StoreError:
+    text = str(exc)
+    if "file is not a database" in text:
+        return errors.NotATreadleDatabaseError(
+            f"{path} is not a SQLite database, so it cannot be a Treadle database: "
+            "point --database (or TREADLE_DATABASE) at a Treadle database file, or at a new "
+            "file name to create one."
+        )
+    if "unable to open database file" in text or "readonly" in text:
+        return errors.DatabaseUnavailableError(
+            f"cannot open {path} for writing ({text}): check that its folder exists and "
+            "that this user may write there."
+        )
+    if "locked" in text or "busy" in text:
+        return errors.DatabaseUnavailableError(
+            f"{path} stayed locked by another process for too long ({text}); "
+            "try again, or look for a process holding a long transaction."
+        )
+    return errors.StoreError(f"SQLite error on {path}: {text}")
+
+
+class _Transaction:
+    __slots__ = ("_connection", "_sql")
+
+    def __init__(self, connection: sqlite3.Connection, sql: dict[str, str]) -> None:
+        self._connection = connection
+        self._sql = sql
+
+    def execute(self, query: str, params: Params = ()) -> int:
+        return self._connection.execute(self._sql[query], params).rowcount
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._connection.execute(self._sql[query], params).fetchone()
+        return row
+
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
+        rows: list[Row] = self._connection.execute(self._sql[query], params).fetchall()
+        return rows
+
+    def execute_many(self, query: str, rows: Sequence[Params]) -> None:
+        self._connection.executemany(self._sql[query], rows)
+
+
+class SQLiteStore:
+    """A Treadle database in one SQLite file.
+
+    ``synchronous="normal"`` (the default) keeps every committed transaction through a crash
+    of any process; ``"full"`` also keeps the last ones through a power loss, at about ten
+    times the cost of a commit. See docs/durability.md.
+    """
+
+    dialect = DIALECT
+
+    def __init__(self, path: str, *, synchronous: str = "normal", busy_timeout: float = 30.0):
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise errors.UsageError(
+                f"synchronous={synchronous!r} is not a SQLite durability mode Treadle uses: "
+                f"choose one of {', '.join(SYNCHRONOUS_MODES)}"
+            )
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self.synchronous = synchronous
+        self._sql = queries.load(DIALECT)
+        self._lock = threading.RLock()
+        self._notifier: wakeup.Notifier | None = None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise errors.DatabaseUnavailableError(
+                f"cannot create the database {path}: the folder {folder} does not exist"
+            )
+        try:
+            self._connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+            self._connection.row_factory = _dict_row
+            self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = self._connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            self._connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        if mode and str(next(iter(mode.values()))).lower() != "wal":
+            raise errors.DatabaseUnavailableError(
+                f"{path} cannot use SQLite's WAL mode, which several processes need to share "
+                "it: put the database on a local file system."
+            )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        with self._lock:
+            connection = self._connection
+            try:
+                # IMMEDIATE takes the write lock up front, so two processes never deadlock
+                # upgrading read locks; busy_timeout makes the loser wait its turn.
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+            try:
+                yield _Transaction(connection, self._sql)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                raise
+            try:
+                connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                raise _translate(exc, self.path) from exc
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[_Transaction]:
+        """A read-only transaction: a consistent view that takes no write lock."""
+        with self._lock:
+            connection = self._connection
+            try:
+                connection.execute("BEGIN")
+                yield _Transaction(connection, self._sql)
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("COMMIT")
+
+    def schema_version(self) -> int | None:
+        with self._lock:
+            try:
+                tables = {
+                    row["name"]
+                    for row in self._connection.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    )
+                }
+                if "treadle_meta" not in tables:
+                    if tables:
+                        raise errors.NotATreadleDatabaseError(
+                            f"{self.path} holds tables of another application "
+                            f"({', '.join(sorted(tables)[:5])}): give Treadle a database "
+                            "file of its own."
+                        )
+                    return None
+                row = self._connection.execute(
+                    "SELECT value FROM treadle_meta WHERE key = 'schema_version'"
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+        return int(row["value"]) if row else None
+
+    def check_schema(self) -> None:
+        found, expected = self.schema_version(), migrations.latest(DIALECT)
+        if found is None:
+            raise errors.SchemaOutdatedError(
+                f"{self.path} has no Treadle schema yet: run `treadle migrate`"
+            )
+        if found > expected:
+            raise errors.SchemaTooNewError(
+                f"{self.path} has schema version {found}, written by a newer Treadle; this "
+                f"Treadle knows versions up to {expected}: upgrade Treadle to use this database."
+            )
+        if found < expected:
+            raise errors.SchemaOutdatedError(
+                f"{self.path} has schema version {found} and this Treadle needs {expected}: "
+                "run `treadle migrate`."
+            )
+
+    def migrate(self) -> tuple[int, int]:
+        before = self.schema_version() or 0
+        latest = migrations.latest(DIALECT)
+        if before > latest:
+            self.check_schema()
+        with self._lock:
+            for version, script in migrations.scripts(DIALECT):
+                if version <= before:
+                    continue
+                try:
+                    # executescript commits on its own, so wrap the script and the version
+                    # bump in one explicit transaction: a crash leaves the old version whole.
+                    self._connection.executescript(
+                        "BEGIN IMMEDIATE;\n"
+                        + script
+                        + "\nINSERT INTO treadle_meta (key, value) VALUES ('schema_version', "
+                        f"'{version}') ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
+                        "\nCOMMIT;"
+                    )
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._connection.execute("ROLLBACK")
+                    raise _translate(exc, self.path) from exc
+        return before, latest
+
+    def notify(self) -> None:
+        if self._notifier is None:
+            self._notifier = wakeup.Notifier(wakeup.folder_for(self.path))
+        self._notifier.notify()
+
+    def listener(self) -> wakeup.SocketListener:
+        return wakeup.SocketListener(wakeup.folder_for(self.path))
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+            if self._notifier is not None:
+                self._notifier.close()

@@ -1,0 +1,45 @@
+"""Turns a database URL into a store."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from treadle import errors
+from treadle.store.sqlite import SQLiteStore
+
+DEFAULT_URL = "sqlite:///treadle.db"
+
+
+def open_store(url: str) -> SQLiteStore:
+    """Open the store a URL names: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``.
+
+    ``?synchronous=full`` on a SQLite URL keeps commits through a power loss.
+    """
+    if not isinstance(url, str) or not url:
+        raise errors.UsageError(
+            f"the database URL must be a non-empty string such as {DEFAULT_URL!r}, not {url!r}"
+        )
+    parsed = urllib.parse.urlsplit(url)
+    options = dict(urllib.parse.parse_qsl(parsed.query))
+    if parsed.scheme == "sqlite":
+        path = urllib.parse.unquote(url.split("://", 1)[1].split("?", 1)[0])
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise errors.UsageError(
+                f"the SQLite URL {url!r} names no file: write sqlite:///treadle.db for a file "
+                "in this folder or sqlite:////var/lib/app/treadle.db for an absolute path"
+            )
+        unknown = set(options) - {"synchronous"}
+        if unknown:
+            raise errors.UsageError(
+                f"unknown option(s) {', '.join(sorted(unknown))} in {url!r}: "
+                "a SQLite URL takes only ?synchronous=normal|full"
+            )
+        return SQLiteStore(path, synchronous=options.get("synchronous", "normal").lower())
+    if parsed.scheme in ("postgresql", "postgres"):
+        raise errors.UsageError(
+            "PostgreSQL is not supported by this Treadle release yet: use a sqlite:/// URL"
+        )
+    raise errors.UsageError(
+        f"cannot tell which database {url!r} names: use a URL such as {DEFAULT_URL!r}"
+    )

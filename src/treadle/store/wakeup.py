@@ -1,0 +1,74 @@
+"""Cross-process wake-ups for databases without LISTEN/NOTIFY, such as SQLite.
+
+Every listening process binds a Unix datagram socket in a folder named after the database
+file; ``notify`` sends one byte to each. Delivery is best effort: listeners also poll, so a
+lost datagram only delays work by one poll interval, it never loses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import select
+import socket
+import tempfile
+
+
+def folder_for(database_path: str) -> str:
+    digest = hashlib.sha1(os.path.abspath(database_path).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"treadle-wake-{digest}")
+
+
+class Notifier:
+    def __init__(self, folder: str) -> None:
+        self._folder = folder
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sender.setblocking(False)
+
+    def notify(self) -> None:
+        try:
+            names = os.listdir(self._folder)
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = os.path.join(self._folder, name)
+            try:
+                self._sender.sendto(b"!", path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                # The listener's process is gone; its socket file is litter.
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            except (BlockingIOError, OSError):
+                pass  # its buffer is full: it has a wake-up pending already
+
+    def close(self) -> None:
+        self._sender.close()
+
+
+class SocketListener:
+    def __init__(self, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        self._path = os.path.join(folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(self._path)
+        self._socket.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._socket.fileno()
+
+    def wait(self, timeout: float) -> bool:
+        readable, _, _ = select.select([self._socket], [], [], max(0.0, timeout))
+        if readable:
+            self.drain()
+        return bool(readable)
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self._socket.recv(64)
+
+    def close(self) -> None:
+        self._socket.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._path)
