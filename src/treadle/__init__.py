@@ -1,18 +1,18 @@
 """Treadle: durable workflows in plain Python.
 
-    import treadle as tr
+import treadle as tr
 
-    @tr.step
-    def greet(name: str) -> str:
-        return f"hello {name}"
+@tr.step
+def greet(name: str) -> str:
+    return f"hello {name}"
 
-    @tr.workflow
-    async def hello(ctx: tr.Context, name: str) -> str:
-        return await ctx.step(greet, name)
+@tr.workflow
+async def hello(ctx: tr.Context, name: str) -> str:
+    return await ctx.step(greet, name)
 
-    engine = tr.Engine("sqlite:///treadle.db")
-    with engine.worker():
-        print(engine.result(engine.start(hello, "world")))
+engine = tr.Engine("sqlite:///treadle.db")
+with engine.worker():
+    print(engine.result(engine.start(hello, "world")))
 """
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
-"""The pure model of Treadle: no I/O, no clocks, no asyncio; clocks and randomness come in as arguments."""
+"""The pure model of Treadle: no I/O, no clocks, no asyncio.
+
+Clocks and randomness come in as arguments.
+"""
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ T = TypeVar("T")
 class StepCall(Generic[R]):
     """A step call: awaiting it returns the step's result, recorded or freshly computed."""
 
-    __slots__ = ("_ctx", "_definition", "_args", "_kwargs", "position")
+    __slots__ = ("_args", "_ctx", "_definition", "_kwargs", "position")
 
     def __init__(
         self,
@@ -54,9 +54,9 @@ class StepCall(Generic[R]):
         return True, event.data["result"]
 
     def __await__(self) -> Generator[Any, None, R]:
-        done, value = self.recorded()
+        done, recorded = self.recorded()
         if done:
-            return value  # type: ignore[no-any-return]
+            return recorded  # type: ignore[no-any-return]
         value: R = yield from self._ctx._execution.run_step(
             self.position, self._definition, self._args, self._kwargs
         ).__await__()
@@ -210,7 +210,9 @@ class Context:
             return replay.payload_of(taken)
         if position in journal.wait_timeouts or (timeout is not None and position in journal.fired):
             if position not in journal.wait_timeouts:
-                await self._execution.record(EventKind.WAIT_TIMED_OUT, position=position, name=signal)
+                await self._execution.record(
+                    EventKind.WAIT_TIMED_OUT, position=position, name=signal
+                )
             raise errors.WaitTimeoutError(
                 f"no signal {signal!r} arrived within {timeout} seconds", signal=signal
             )
@@ -218,7 +220,9 @@ class Context:
         if arrived is not None:
             payload = replay.payload_of(arrived)
             await self._execution.record(
-                EventKind.SIGNAL_CONSUMED, position=position, name=signal,
+                EventKind.SIGNAL_CONSUMED,
+                position=position,
+                name=signal,
                 data={"signal": arrived.id, "payload": payload},
             )
             self._advance(arrived.at)
@@ -247,9 +251,14 @@ class Context:
         journal.check_call(position, replay.CHILD, definition.name)
         started = journal.children.get(position)
         if started is None:
-            child_id = ids.check_run_id(id) if id is not None else ids.child_run_id(self.run_id, position)
-            input_text = codec.encode({"args": list(args), "kwargs": kwargs},
-                                      f"the arguments of child workflow {definition.name!r}")
+            if id is not None:
+                child_id = ids.check_run_id(id)
+            else:
+                child_id = ids.child_run_id(self.run_id, position)
+            input_text = codec.encode(
+                {"args": list(args), "kwargs": kwargs},
+                f"the arguments of child workflow {definition.name!r}",
+            )
             await self._execution.start_child(position, definition, child_id, input_text)
         else:
             child_id = started.data["child_id"]
@@ -317,8 +326,9 @@ class SyncContext:
     def wait_for(self, signal: str, timeout: float | None = None) -> Any:
         return self._call(lambda: self._context.wait_for(signal, timeout))
 
-    def child(self, workflow: Any, /, *args: Any, id: str | None = None, wait: bool = True,
-              **kwargs: Any) -> Any:
+    def child(
+        self, workflow: Any, /, *args: Any, id: str | None = None, wait: bool = True, **kwargs: Any
+    ) -> Any:
         return self._call(lambda: self._context.child(workflow, *args, id=id, wait=wait, **kwargs))
 
     def now(self) -> float:

@@ -31,13 +31,22 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
 def run_info(row: Row) -> RunInfo:
     inputs = codec.decode(row["input"]) or {}
     return RunInfo(
-        id=row["id"], workflow=row["workflow"], version=row["version"],
-        status=RunStatus(row["status"]), queue=row["queue"], priority=row["priority"],
-        parent_id=row["parent_id"], args=inputs.get("args", []),
-        kwargs=inputs.get("kwargs", {}), result=codec.decode(row["result"]),
-        error=codec.decode(row["error"]), created_at=row["created_at"],
-        started_at=row["started_at"], finished_at=row["finished_at"],
-        updated_at=row["updated_at"], deadline=row["deadline"],
+        id=row["id"],
+        workflow=row["workflow"],
+        version=row["version"],
+        status=RunStatus(row["status"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        parent_id=row["parent_id"],
+        args=inputs.get("args", []),
+        kwargs=inputs.get("kwargs", {}),
+        result=codec.decode(row["result"]),
+        error=codec.decode(row["error"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        updated_at=row["updated_at"],
+        deadline=row["deadline"],
     )
 
 
@@ -54,7 +63,8 @@ def raise_outcome(info: RunInfo) -> Any:
     raise errors.RunFailedError(
         f"run {info.id} ({info.workflow}) failed with {error.get('type', 'an error')}: "
         f"{error.get('message', '')}",
-        run_id=info.id, error_type=error.get("type", ""),
+        run_id=info.id,
+        error_type=error.get("type", ""),
         remote_traceback=error.get("traceback", ""),
     )
 
@@ -90,7 +100,12 @@ class Engine:
     # -- starting and following runs ---------------------------------------------------------
 
     def start(
-        self, workflow: Any, /, *args: Any, id: str | None = None, queue: str | None = None,
+        self,
+        workflow: Any,
+        /,
+        *args: Any,
+        id: str | None = None,
+        queue: str | None = None,
         **kwargs: Any,
     ) -> str:
         """Start a run of ``workflow`` (a ``@tr.workflow`` function or its name); return its id.
@@ -99,15 +114,19 @@ class Engine:
         """
         definition = self.registry.resolve(workflow)
         definition.bind(args, kwargs)
-        input_text = codec.encode({"args": list(args), "kwargs": kwargs},
-                                  f"the arguments of workflow {definition.name!r}")
+        input_text = codec.encode(
+            {"args": list(args), "kwargs": kwargs}, f"the arguments of workflow {definition.name!r}"
+        )
         run_id = ids.check_run_id(id) if id is not None else new_run_id(self._clock)
         if queue is not None and (not isinstance(queue, str) or not queue):
             raise errors.UsageError(f"queue must be a non-empty name, not {queue!r}")
         now = self._clock()
         run = ops.NewRun(
-            id=run_id, workflow=definition.name, version=definition.version,
-            queue=queue or definition.queue, input=input_text,
+            id=run_id,
+            workflow=definition.name,
+            version=definition.version,
+            queue=queue or definition.queue,
+            input=input_text,
             deadline=now + definition.timeout if definition.timeout else None,
         )
         with self._store.transaction() as tx:
@@ -116,7 +135,9 @@ class Engine:
             if existing["workflow"] != definition.name:
                 raise errors.RunConflictError(
                     f"run id {run_id!r} is taken by a run of workflow {existing['workflow']!r}; "
-                    f"choose another id to start {definition.name!r}", run_id=run_id)
+                    f"choose another id to start {definition.name!r}",
+                    run_id=run_id,
+                )
             return run_id
         self._store.notify()
         return run_id
@@ -141,7 +162,9 @@ class Engine:
                 if remaining <= 0:
                     raise errors.ResultTimeoutError(
                         f"run {run_id} is still {info.status} after {timeout} s; it goes on "
-                        "running (is a worker serving its queue?)", run_id=run_id)
+                        "running (is a worker serving its queue?)",
+                        run_id=run_id,
+                    )
                 listener.wait(min(remaining, 1.0))
         finally:
             if listener is not None:
@@ -195,12 +218,17 @@ class Engine:
                 status = RunStatus(status)
             except ValueError:
                 raise errors.UsageError(
-                    f"unknown status {status!r}: use one of "
-                    f"{', '.join(s.value for s in RunStatus)}") from None
+                    f"unknown status {status!r}: use one of {', '.join(s.value for s in RunStatus)}"
+                ) from None
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise errors.UsageError(f"limit must be a whole number from 1 to {MAX_PAGE}")
-        params = {"status": status.value if status else None, "workflow": workflow,
-                  "parent_id": parent, "before": before, "limit": limit + 1}
+        params = {
+            "status": status.value if status else None,
+            "workflow": workflow,
+            "parent_id": parent,
+            "before": before,
+            "limit": limit + 1,
+        }
         with self._store.snapshot() as tx:
             rows = tx.fetch_all("list_runs", params)
         runs = [run_info(row) for row in rows[:limit]]
@@ -237,16 +265,19 @@ class Engine:
     def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
 class EmbeddedWorker:
     """A ``Worker`` running in a daemon thread with its own event loop and connection."""
 
-    def __init__(self, database: str, registry_: registry.Registry,
-                 options: WorkerOptions) -> None:
+    def __init__(self, database: str, registry_: registry.Registry, options: WorkerOptions) -> None:
         self._store = urls.open_store(database)
         self.worker = Worker(self._store, registry_=registry_, options=options)
         self._thread = threading.Thread(target=self._main, name="treadle-worker", daemon=True)
@@ -255,7 +286,7 @@ class EmbeddedWorker:
     def _main(self) -> None:
         try:
             asyncio.run(self.worker.run())
-        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+        except BaseException as exc:  # reported by stop()
             self._error = exc
         finally:
             self._store.close()
@@ -274,6 +305,10 @@ class EmbeddedWorker:
     def __enter__(self) -> EmbeddedWorker:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

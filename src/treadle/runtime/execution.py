@@ -75,8 +75,10 @@ class Execution:
         except Fenced:
             log.info("run %s: lease lost or run finished elsewhere; stopped", self.run_id)
         except DeadlinePassed:
-            await self._finish(RunStatus.TIMED_OUT, error={
-                "type": "treadle.RunTimedOut", "message": "the run passed its deadline"})
+            await self._finish(
+                RunStatus.TIMED_OUT,
+                error={"type": "treadle.RunTimedOut", "message": "the run passed its deadline"},
+            )
         except Exception as exc:
             await self._finish(RunStatus.FAILED, error=codec.describe_error(exc))
         else:
@@ -87,8 +89,9 @@ class Execution:
             else:
                 await self._finish(RunStatus.SUCCEEDED, result=text)
 
-    async def _finish(self, status: RunStatus, *, result: str | None = None,
-                      error: dict[str, Any] | None = None) -> None:
+    async def _finish(
+        self, status: RunStatus, *, result: str | None = None, error: dict[str, Any] | None = None
+    ) -> None:
         lease, now = self.lease, self._clock()
 
         def finish(tx: Transaction) -> bool:
@@ -131,8 +134,18 @@ class Execution:
 
         if not await self._commits.submit(write):
             raise Fenced()
-        self.journal.add(Event(0, self.run_id, kind, now, fields.get("position"),
-                               fields.get("name"), fields.get("attempt"), fields.get("data")))
+        self.journal.add(
+            Event(
+                0,
+                self.run_id,
+                kind,
+                now,
+                fields.get("position"),
+                fields.get("name"),
+                fields.get("attempt"),
+                fields.get("data"),
+            )
+        )
 
     def record_soon(self, kind: EventKind, **fields: Any) -> None:
         """Append an event without waiting; a lost lease shows at the next ``record``."""
@@ -147,29 +160,41 @@ class Execution:
 
     async def start_timer(self, position: int, seconds: float, purpose: str, name: str) -> None:
         fire_at = self._clock() + seconds
-        row = ops.event_row(self.run_id, EventKind.TIMER_STARTED, self._clock(),
-                            position=position, name=name,
-                            data={"fire_at": fire_at, "purpose": purpose})
+        row = ops.event_row(
+            self.run_id,
+            EventKind.TIMER_STARTED,
+            self._clock(),
+            position=position,
+            name=name,
+            data={"fire_at": fire_at, "purpose": purpose},
+        )
         lease = self.lease
 
         def write(tx: Transaction) -> bool:
             if not ops.holds(tx, lease):
                 return False
             tx.execute("insert_event", row)
-            tx.execute("insert_timer",
-                       {"run_id": lease.run_id, "position": position, "fire_at": fire_at})
+            tx.execute(
+                "insert_timer", {"run_id": lease.run_id, "position": position, "fire_at": fire_at}
+            )
             return True
 
         if not await self._commits.submit(write, notify=True):
             raise Fenced()
 
-    async def start_child(self, position: int, definition: registry.WorkflowDefinition,
-                          child_id: str, input_text: str) -> None:
+    async def start_child(
+        self, position: int, definition: registry.WorkflowDefinition, child_id: str, input_text: str
+    ) -> None:
         now, lease = self._clock(), self.lease
         child = ops.NewRun(
-            id=child_id, workflow=definition.name, version=definition.version,
-            queue=definition.queue, input=input_text, priority=self.run["priority"],
-            parent_id=self.run_id, parent_position=position,
+            id=child_id,
+            workflow=definition.name,
+            version=definition.version,
+            queue=definition.queue,
+            input=input_text,
+            priority=self.run["priority"],
+            parent_id=self.run_id,
+            parent_position=position,
             deadline=now + definition.timeout if definition.timeout else None,
         )
         started = {"child_id": child_id}
@@ -180,11 +205,19 @@ class Execution:
             existing = ops.create_run(tx, child, now)
             if existing is not None and existing["workflow"] != definition.name:
                 return "conflict"
-            ops.append(tx, lease.run_id, EventKind.CHILD_STARTED, now, position=position,
-                       name=definition.name, data=started)
+            ops.append(
+                tx,
+                lease.run_id,
+                EventKind.CHILD_STARTED,
+                now,
+                position=position,
+                name=definition.name,
+                data=started,
+            )
             if existing is not None and RunStatus(existing["status"]).finished:
-                ops.tell_parent(tx, existing | {"parent_id": lease.run_id,
-                                                "parent_position": position}, now)
+                ops.tell_parent(
+                    tx, existing | {"parent_id": lease.run_id, "parent_position": position}, now
+                )
             return "started"
 
         outcome = await self._commits.submit(write, notify=True)
@@ -193,10 +226,21 @@ class Execution:
         if outcome == "conflict":
             raise errors.RunConflictError(
                 f"child run id {child_id!r} is taken by a run of another workflow: choose "
-                "another id", run_id=child_id,
+                "another id",
+                run_id=child_id,
             )
-        self.journal.add(Event(0, self.run_id, EventKind.CHILD_STARTED, now, position,
-                               definition.name, None, started))
+        self.journal.add(
+            Event(
+                0,
+                self.run_id,
+                EventKind.CHILD_STARTED,
+                now,
+                position,
+                definition.name,
+                None,
+                started,
+            )
+        )
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -212,7 +256,9 @@ class Execution:
         if status == RunStatus.TIMED_OUT:
             raise errors.RunTimedOutError(message, run_id=child_id)
         raise errors.RunFailedError(
-            message, run_id=child_id, error_type=error.get("type", ""),
+            message,
+            run_id=child_id,
+            error_type=error.get("type", ""),
             remote_traceback=error.get("traceback", ""),
         )
 
@@ -225,8 +271,13 @@ class Execution:
         if self.deadline is not None and self._clock() >= self.deadline:
             raise DeadlinePassed()
 
-    async def run_step(self, position: int, definition: registry.StepDefinition,
-                       args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def run_step(
+        self,
+        position: int,
+        definition: registry.StepDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         failures = self.journal.attempts_failed(position)
         attempt = len(failures) + 1
         if failures:
@@ -240,15 +291,21 @@ class Execution:
                 text, value = codec.roundtrip(value, f"the result of step {definition.name!r}")
             except Exception as exc:
                 again = not isinstance(exc, errors.SerializationError) and policy.retries(
-                    attempt, exc)
-                retry_at = (self._clock() + policy.delay(attempt, random.random())
-                            if again else None)
+                    attempt, exc
+                )
+                retry_at = self._clock() + policy.delay(attempt, random.random()) if again else None
                 await self.record(
-                    EventKind.STEP_FAILED, position=position, name=definition.name,
+                    EventKind.STEP_FAILED,
+                    position=position,
+                    name=definition.name,
                     attempt=attempt,
-                    data={"error": codec.describe_error(exc), "retry_at": retry_at,
-                          "final": not again, "started_at": started,
-                          "worker": self.lease.owner},
+                    data={
+                        "error": codec.describe_error(exc),
+                        "retry_at": retry_at,
+                        "final": not again,
+                        "started_at": started,
+                        "worker": self.lease.owner,
+                    },
                 )
                 if not again:
                     raise
@@ -258,15 +315,20 @@ class Execution:
             await self._record_result(position, definition.name, attempt, text, value, started)
             return value
 
-    async def _record_result(self, position: int, name: str, attempt: int, text: str,
-                             value: Any, started: float) -> None:
+    async def _record_result(
+        self, position: int, name: str, attempt: int, text: str, value: Any, started: float
+    ) -> None:
         now, lease = self._clock(), self.lease
         # The result is already JSON text: splice it in rather than encode it twice.
         row = {
-            "run_id": self.run_id, "kind": EventKind.STEP_COMPLETED.value, "at": now,
-            "position": position, "name": name, "attempt": attempt,
+            "run_id": self.run_id,
+            "kind": EventKind.STEP_COMPLETED.value,
+            "at": now,
+            "position": position,
+            "name": name,
+            "attempt": attempt,
             "data": f'{{"result":{text},"started_at":{started!r},'
-                    f'"worker":{codec.encode(lease.owner, "worker id")}}}',
+            f'"worker":{codec.encode(lease.owner, "worker id")}}}',
         }
 
         def write(tx: Transaction) -> bool:
@@ -277,16 +339,28 @@ class Execution:
 
         if not await self._commits.submit(write):
             raise Fenced()
-        self.journal.add(Event(0, self.run_id, EventKind.STEP_COMPLETED, now, position, name,
-                               attempt, {"result": value}))
+        self.journal.add(
+            Event(
+                0,
+                self.run_id,
+                EventKind.STEP_COMPLETED,
+                now,
+                position,
+                name,
+                attempt,
+                {"result": value},
+            )
+        )
 
-    async def _invoke(self, definition: registry.StepDefinition, args: tuple[Any, ...],
-                      kwargs: dict[str, Any]) -> Any:
+    async def _invoke(
+        self, definition: registry.StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if definition.is_async:
             running: Any = definition.fn(*args, **kwargs)
         else:
             running = asyncio.get_running_loop().run_in_executor(
-                self._step_threads, functools.partial(definition.fn, *args, **kwargs))
+                self._step_threads, functools.partial(definition.fn, *args, **kwargs)
+            )
         if definition.timeout is None:
             return await running
         try:
@@ -311,8 +385,9 @@ class Execution:
         def write(tx: Transaction) -> bool:
             if not ops.holds(tx, lease):
                 return False
-            tx.execute("insert_timer", {"run_id": lease.run_id, "position": position,
-                                        "fire_at": at})
+            tx.execute(
+                "insert_timer", {"run_id": lease.run_id, "position": position, "fire_at": at}
+            )
             return True
 
         if not await self._commits.submit(write, notify=True):
@@ -331,9 +406,8 @@ def rebuild_error(error: dict[str, Any], step: str) -> Exception:
         if isinstance(target, type) and issubclass(target, Exception):
             rebuilt: Exception = target(*error.get("args", []))
             return rebuilt
-    except Exception:  # noqa: BLE001 - any failure means: describe it instead
+    except Exception:  # any failure means: describe it instead
         pass
     return errors.StepFailedError(
         f"step {step!r} failed with {type_name}: {message}", error_type=type_name, step=step
     )
-

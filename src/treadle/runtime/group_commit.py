@@ -21,7 +21,9 @@ class GroupCommit:
         self._notify_after = False
         self._on_commit = on_commit
 
-    def submit(self, operation: Callable[[Transaction], T], *, notify: bool = False) -> asyncio.Future[T]:
+    def submit(
+        self, operation: Callable[[Transaction], T], *, notify: bool = False
+    ) -> asyncio.Future[T]:
         """Queue ``operation`` for the next commit; the future gets its return value."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()

@@ -127,8 +127,13 @@ def finish_run(
     error_text = None if error is None else codec.encode(error, "the run's error")
     changed = tx.execute(
         "finish_run",
-        {"id": run_id, "status": new_status.value, "result": result, "error": error_text,
-         "now": now},
+        {
+            "id": run_id,
+            "status": new_status.value,
+            "result": result,
+            "error": error_text,
+            "now": now,
+        },
     )
     if not changed:
         return False
@@ -142,7 +147,10 @@ def finish_run(
     tx.execute("delete_timers", {"run_id": run_id})
     for child in tx.fetch_all("unfinished_children", {"id": run_id}):
         finish_run(
-            tx, child["id"], RunStatus.CANCELLED, now,
+            tx,
+            child["id"],
+            RunStatus.CANCELLED,
+            now,
             error={"type": "treadle.RunCancelled", "message": f"parent run {run_id} finished"},
         )
     run = tx.fetch_one("get_run", {"id": run_id})
@@ -159,8 +167,13 @@ def tell_parent(tx: Transaction, child: Row, now: float) -> None:
     if child["error"] is not None:
         outcome["error"] = codec.decode(child["error"])
     append(
-        tx, child["parent_id"], EventKind.CHILD_COMPLETED, now,
-        position=child["parent_position"], name=child["workflow"], data=outcome,
+        tx,
+        child["parent_id"],
+        EventKind.CHILD_COMPLETED,
+        now,
+        position=child["parent_position"],
+        name=child["workflow"],
+        data=outcome,
     )
     tx.execute("wake_run", {"run_id": child["parent_id"], "now": now})
 
@@ -173,8 +186,14 @@ def signal(tx: Transaction, run_id: str, name: str, payload: str, now: float) ->
             f"signal {name!r} was not stored",
             run_id=run_id,
         )
-    append(tx, run_id, EventKind.SIGNAL_RECEIVED, now, name=name,
-           data={"payload": codec.decode(payload)})
+    append(
+        tx,
+        run_id,
+        EventKind.SIGNAL_RECEIVED,
+        now,
+        name=name,
+        data={"payload": codec.decode(payload)},
+    )
     tx.execute("wake_run", {"run_id": run_id, "now": now})
 
 
@@ -186,7 +205,10 @@ def cancel(tx: Transaction, run_id: str, now: float) -> None:
             run_id=run_id,
         )
     finish_run(
-        tx, run_id, RunStatus.CANCELLED, now,
+        tx,
+        run_id,
+        RunStatus.CANCELLED,
+        now,
         error={"type": "treadle.RunCancelled", "message": "cancelled on request"},
     )
 
@@ -214,7 +236,10 @@ def fire_timer(tx: Transaction, run_id: str, position: int, now: float) -> bool:
 
 def time_out(tx: Transaction, run_id: str, now: float) -> bool:
     return finish_run(
-        tx, run_id, RunStatus.TIMED_OUT, now,
+        tx,
+        run_id,
+        RunStatus.TIMED_OUT,
+        now,
         error={"type": "treadle.RunTimedOut", "message": "the run passed its deadline"},
     )
 
@@ -232,8 +257,13 @@ def claim(
     """Take up to ``limit`` ready tasks, mark their runs running, and load their histories."""
     rows = tx.fetch_all(
         "claim_tasks",
-        {"owner": owner, "queues": codec.encode(queues, "queues"), "now": now,
-         "lease_until": now + lease_seconds, "limit": limit},
+        {
+            "owner": owner,
+            "queues": codec.encode(queues, "queues"),
+            "now": now,
+            "lease_until": now + lease_seconds,
+            "limit": limit,
+        },
     )
     if not rows:
         return []

@@ -7,6 +7,7 @@ deletes its row in the same transaction, so only one process fires each.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 
 from treadle.runtime import ops
@@ -42,8 +43,7 @@ async def run(
 ) -> None:
     while True:
         wake.clear()
-        now = clock()
-        changed, upcoming = await commits.submit(lambda tx: tick(tx, now))
+        changed, upcoming = await commits.submit(functools.partial(tick, now=clock()))
         if changed:
             notify()
             continue

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -108,20 +109,31 @@ class Worker:
     async def run(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._stopping, self._wake, self._scheduler_wake = (
-            asyncio.Event(), asyncio.Event(), asyncio.Event())
+            asyncio.Event(),
+            asyncio.Event(),
+            asyncio.Event(),
+        )
         options = self.options
         self._commits = GroupCommit(self.store, on_commit=self.store.notify)
         self._threads = concurrent.futures.ThreadPoolExecutor(
-            options.threads, thread_name_prefix="treadle-step")
+            options.threads, thread_name_prefix="treadle-step"
+        )
         self._workflow_threads = concurrent.futures.ThreadPoolExecutor(
-            options.concurrency, thread_name_prefix="treadle-workflow")
+            options.concurrency, thread_name_prefix="treadle-workflow"
+        )
         listener = self.store.listener()
         loop.add_reader(listener.fileno(), self._on_notification, listener)
         background = [
             asyncio.ensure_future(self._heartbeat()),
-            asyncio.ensure_future(scheduler.run(
-                self._commits, self._clock, self._scheduler_wake, self.store.notify,
-                options.poll_interval)),
+            asyncio.ensure_future(
+                scheduler.run(
+                    self._commits,
+                    self._clock,
+                    self._scheduler_wake,
+                    self.store.notify,
+                    options.poll_interval,
+                )
+            ),
         ]
         log.info("worker %s started on queues %s", self.id, ",".join(options.queues))
         self._started.set()
@@ -158,16 +170,25 @@ class Worker:
                 free = options.concurrency - len(self._active)
                 if free > 0:
                     now = self._clock()
-                    claimed = await self._commits.submit(
-                        lambda tx, now=now, free=free: ops.claim(
-                            tx, self.id, queues, free, now, options.lease_seconds))
+                    claim = functools.partial(
+                        ops.claim,
+                        owner=self.id,
+                        queues=queues,
+                        limit=free,
+                        now=now,
+                        lease_seconds=options.lease_seconds,
+                    )
+                    claimed = await self._commits.submit(claim)
                     for item in claimed:
                         self._start(item)
                     if claimed and len(claimed) < free:
                         continue  # there may be more ready already
                 wake_waiter = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({wake_waiter, stop_waiter}, timeout=options.poll_interval,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {wake_waiter, stop_waiter},
+                    timeout=options.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 wake_waiter.cancel()
         finally:
             stop_waiter.cancel()
@@ -179,26 +200,33 @@ class Worker:
             self._hand_back_unknown(claimed)
             return
         execution = Execution(
-            claimed, definition, commits=self._commits, registry_=self.registry,
-            clock=self._clock, step_threads=self._threads,
+            claimed,
+            definition,
+            commits=self._commits,
+            registry_=self.registry,
+            clock=self._clock,
+            step_threads=self._threads,
             workflow_threads=self._workflow_threads,
         )
         task = asyncio.ensure_future(self._execute(execution))
         self._active[claimed.lease.run_id] = task
-        task.add_done_callback(lambda _, run_id=claimed.lease.run_id: self._done(run_id))
+        task.add_done_callback(functools.partial(self._done, claimed.lease.run_id))
 
     async def _execute(self, execution: Execution) -> None:
         try:
             await execution.execute()
         except errors.StoreError:
-            log.exception("run %s: the database refused a write; the run will be retried "
-                          "when its lease expires", execution.run_id)
+            log.exception(
+                "run %s: the database refused a write; the run will be retried "
+                "when its lease expires",
+                execution.run_id,
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("run %s: internal error while executing", execution.run_id)
 
-    def _done(self, run_id: str) -> None:
+    def _done(self, run_id: str, _: object = None) -> None:
         self._active.pop(run_id, None)
         if self._wake is not None:
             self._wake.set()
@@ -212,12 +240,16 @@ class Worker:
             log.warning(
                 "run %s needs workflow %r version %r, which this worker does not have "
                 "(it has: %s); handing it back for another worker. Deploy that version, "
-                "or retire its runs.", run["id"], key[0], key[1], known)
+                "or retire its runs.",
+                run["id"],
+                key[0],
+                key[1],
+                known,
+            )
         params = claimed.lease.params() | {"available_at": self._clock() + UNKNOWN_WORKFLOW_DELAY}
 
         def hand_back(tx: Transaction) -> None:
-            tx.execute("set_status", {"id": run["id"], "status": "pending",
-                                      "now": self._clock()})
+            tx.execute("set_status", {"id": run["id"], "status": "pending", "now": self._clock()})
             tx.execute("release_task", params)
 
         self._commits.submit(hand_back)
@@ -230,19 +262,22 @@ class Worker:
             await asyncio.sleep(interval)
             until = self._clock() + self.options.lease_seconds
             try:
-                await self._commits.submit(
-                    lambda tx, until=until: tx.execute(
-                        "renew_leases", {"owner": self.id, "lease_until": until}))
+                await self._commits.submit(functools.partial(_renew, owner=self.id, until=until))
             except errors.StoreError:
                 log.warning("worker %s could not renew its leases; retrying", self.id)
 
     async def _drain(self) -> None:
         if not self._active:
             return
-        log.info("worker %s stopping: waiting up to %ss for %d runs", self.id,
-                 self.options.grace_seconds, len(self._active))
-        _, pending = await asyncio.wait(list(self._active.values()),
-                                        timeout=self.options.grace_seconds)
+        log.info(
+            "worker %s stopping: waiting up to %ss for %d runs",
+            self.id,
+            self.options.grace_seconds,
+            len(self._active),
+        )
+        _, pending = await asyncio.wait(
+            list(self._active.values()), timeout=self.options.grace_seconds
+        )
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -252,10 +287,15 @@ class Worker:
             with self.store.transaction() as tx:
                 released = tx.execute("release_owner", {"owner": self.id, "now": self._clock()})
         except errors.StoreError:
-            log.warning("worker %s could not hand back its runs; they move on when their "
-                        "leases expire", self.id)
+            log.warning(
+                "worker %s could not hand back its runs; they move on when their leases expire",
+                self.id,
+            )
             return
         if released:
             log.info("worker %s handed back %d runs", self.id, released)
             self.store.notify()
 
+
+def _renew(tx: Transaction, *, owner: str, until: float) -> int:
+    return tx.execute("renew_leases", {"owner": owner, "lease_until": until})
