@@ -29,7 +29,9 @@ def sample_history() -> list[Event]:
     return [
         event(1, EventKind.RUN_CREATED, data={"workflow": "wf"}),
         event(2, EventKind.RUN_STARTED),
-        event(3, EventKind.STEP_COMPLETED, position=0, name="charge", attempt=1, data={"result": 7}),
+        event(
+            3, EventKind.STEP_COMPLETED, position=0, name="charge", attempt=1, data={"result": 7}
+        ),
         event(4, EventKind.TIMER_STARTED, position=1, name="", data={"purpose": "sleep"}),
         event(5, EventKind.RUN_WAITING),
         event(6, EventKind.TIMER_FIRED, position=1),
