@@ -52,7 +52,9 @@ def start_worker(engine: tr.Engine) -> Iterator[StartWorker]:
 
     yield start
     for worker in reversed(workers):
-        worker.stop(timeout=15)
+        # A bounded wait: a worker that fails to stop is the subject of its own test
+        # (test_runtime_workers.py::test_stop_returns_even_when_woken_at_the_same_time).
+        worker.stop(timeout=3)
 
 
 Eventually = Callable[..., Any]
