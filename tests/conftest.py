@@ -85,7 +85,10 @@ def wait_status(engine: tr.Engine, eventually: Eventually) -> Callable[..., tr.R
         wanted = {tr.RunStatus(s) for s in statuses}
 
         def check() -> tr.RunInfo | None:
-            info = (on or engine).get(run_id)
+            try:
+                info = (on or engine).get(run_id)
+            except tr.RunNotFoundError:
+                return None  # not created yet (a child run, say)
             return info if info.status in wanted else None
 
         return eventually(check, timeout, f"run {run_id} to be {', '.join(statuses)}")
