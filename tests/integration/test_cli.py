@@ -200,8 +200,8 @@ def migrated(cli: CLI, template_database: Path) -> CLI:
 def start_worker(cli: CLI) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
-    def start(*options: str) -> WorkerProcess:
-        worker = WorkerProcess(cli, "--app", "cliapp", *options)
+    def start(*options: str, app: str = "cliapp") -> WorkerProcess:
+        worker = WorkerProcess(cli, "--app", app, *options)
         workers.append(worker)
         worker.wait_started()
         return worker
@@ -248,7 +248,7 @@ def test_a_run_started_without_a_worker_is_executed_when_one_starts(
     assert status_of(cli, run_id) == "pending"
     assert (cli.folder / "treadle.db").exists()  # `run` creates the database
 
-    worker = start_worker()
+    worker = start_worker(app=str(cli.folder / "cliapp.py"))  # a file path works too
     line = worker.wait_started()
     assert "queues default" in line and cli.database in line and "total v1" in line
     wait_for(lambda: status_of(cli, run_id) == "succeeded", 15, "the run to succeed")

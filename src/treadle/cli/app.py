@@ -234,7 +234,11 @@ def run(
         if not as_json:
             _print(started)
         live = render.console(terminal=True, stderr=True) if sys.stderr.isatty() else None
-        info = waiting.follow(engine, started, timeout=timeout, console=live)
+        try:
+            info = waiting.follow(engine, started, timeout=timeout, console=live)
+        except KeyboardInterrupt:
+            _print(f"stopped waiting; run {started} goes on (`treadle show {started}`)", err=True)
+            raise typer.Exit(130) from None
     if as_json:
         _print(render.dumps(render.run_json(info)))
     elif info.status is RunStatus.SUCCEEDED:
@@ -330,7 +334,8 @@ def show(
     out = render.console(terminal=config.terminal)
     out.print(render.run_detail(info, now=time.time()))
     out.print()
-    out.print(render.history_table(events))
+    out.print("history", style="bold", markup=False)
+    out.print(render.history_table(events, width=out.width))
 
 
 # -- acting on runs ----------------------------------------------------------------------------

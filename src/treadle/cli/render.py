@@ -60,13 +60,12 @@ def dumps(value: Any, *, pretty: bool = False) -> str:
 # -- values ------------------------------------------------------------------------------------
 
 
-def timestamp(at: float | None, *, millis: bool = False) -> str:
-    """Local time; ``millis`` for history, where events often share a second."""
+def timestamp(at: float | None, *, seconds: bool = True) -> str:
+    """Local time; to the minute where space is short, as in lists."""
     if at is None:
         return "-"
     moment = datetime.datetime.fromtimestamp(at).astimezone()
-    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f" if millis else "%Y-%m-%d %H:%M:%S")
-    return text[:-3] if millis else text
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _cells(*values: str | Text) -> list[Text]:
@@ -121,7 +120,7 @@ def event_details(event: Event) -> str:
             return short(error_line(data["error"]))
         for key in ("result", "payload"):
             if key in data and len(data) <= 2:
-                return short(f"{key}={short(data[key])}")
+                return short(f"{key}={json.dumps(data[key], ensure_ascii=False)}")
     return short(data)
 
 
@@ -129,14 +128,15 @@ def event_details(event: Event) -> str:
 
 
 def runs_table(runs: Sequence[RunInfo], *, now: float) -> Table:
-    table = Table(box=box.SIMPLE_HEAD)
+    # On a narrow terminal the id, status and duration stay whole and the rest wraps.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", no_wrap=True)
-    table.add_column("workflow")
-    table.add_column("version")
+    table.add_column("workflow", overflow="fold", min_width=5)
+    table.add_column("version", overflow="fold", min_width=4)
     table.add_column("status", no_wrap=True)
-    table.add_column("created", no_wrap=True)
+    table.add_column("created", min_width=10)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("queue")
+    table.add_column("queue", overflow="fold", min_width=5)
     for info in runs:
         table.add_row(
             *_cells(
@@ -144,7 +144,7 @@ def runs_table(runs: Sequence[RunInfo], *, now: float) -> Table:
                 info.workflow,
                 info.version,
                 status_text(info.status),
-                timestamp(info.created_at),
+                timestamp(info.created_at, seconds=False),
                 run_duration(info, now),
                 info.queue,
             )
@@ -183,20 +183,21 @@ def run_detail(info: RunInfo, *, now: float) -> RenderableType:
     return grid
 
 
-def history_table(events: Sequence[Event]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, title="history", title_justify="left")
-    table.add_column("id", justify="right")
-    table.add_column("time", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("position", justify="right")
-    table.add_column("name")
-    table.add_column("attempt", justify="right")
-    table.add_column("details")
+def history_table(events: Sequence[Event], *, width: int) -> Table:
+    """The history, one line per event, fitted to ``width`` columns by shortening details."""
+    headers = ("id", "time", "kind", "position", "name", "attempt", "details")
+    rows: list[tuple[str, ...] | str] = []
+    day = None
     for event in events:
-        table.add_row(
-            *_cells(
+        moment = datetime.datetime.fromtimestamp(event.at).astimezone()
+        if moment.date() != day:
+            # Times show the time of day; a row with the date opens each day of the run.
+            day = moment.date()
+            rows.append(day.isoformat())
+        rows.append(
+            (
                 str(event.id),
-                timestamp(event.at, millis=True),
+                moment.strftime("%H:%M:%S.%f")[:-3],
                 event.kind.value,
                 "" if event.position is None else str(event.position),
                 event.name or "",
@@ -204,4 +205,22 @@ def history_table(events: Sequence[Event]) -> Table:
                 event_details(event),
             )
         )
+    cells = [row for row in rows if isinstance(row, tuple)]
+    used = sum(
+        max([len(headers[i]), *(len(row[i]) for row in cells)]) for i in range(len(headers) - 1)
+    )
+    # Rich would squeeze every column of a table too wide for the terminal; only the details
+    # should give way (`treadle show --json` has them whole).
+    # SIMPLE_HEAD spends 3 characters between columns and 1 at each edge.
+    room = max(width - used - 3 * (len(headers) - 1) - 2, 8)
+    # No table title: rich squeezes the columns of a titled table (rich 15).
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in headers:
+        numeric = header in ("id", "position", "attempt")
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+    for row in rows:
+        if isinstance(row, str):
+            table.add_row("", Text(row, style="bold"))
+        else:
+            table.add_row(*_cells(*row[:-1], short(row[-1], min(room, DETAILS_WIDTH))))
     return table
