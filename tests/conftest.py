@@ -53,7 +53,7 @@ def start_worker(engine: tr.Engine) -> Iterator[StartWorker]:
     yield start
     for worker in reversed(workers):
         # A bounded wait: a worker that fails to stop is the subject of its own test
-        # (test_runtime_workers.py::test_stop_returns_even_when_woken_at_the_same_time).
+        # (test_runtime_workers.py::test_stop_returns_after_runs_finished).
         worker.stop(timeout=3)
 
 
