@@ -215,7 +215,7 @@ async def workers_retrying_wf(ctx: tr.Context, key: str) -> str:
 
 def test_stop_returns_after_runs_finished(tmp_path: Path) -> None:
     # A worker asked to stop stops, whatever its event loop was doing at that moment.
-    for attempt in range(25):
+    for attempt in range(60):
         with tr.Engine(f"sqlite:///{tmp_path}/stop-{attempt}.db") as engine:
             worker = engine.worker(lease_seconds=2, poll_interval=0.05, grace_seconds=1).start()
             run_id = engine.start(workers_retrying_wf, str(attempt))
