@@ -53,6 +53,8 @@ class Execution:
         self._clock = clock
         self._step_threads = step_threads
         self._workflow_threads = workflow_threads
+        self._lease_params = {"epoch": self.lease.epoch, "owner": self.lease.owner}
+        self._owner_json = codec.encode(self.lease.owner, "worker id")
 
     # -- the run as a whole ------------------------------------------------------------------
 
@@ -73,7 +75,11 @@ class Execution:
         except Suspend:
             await self._suspend()
         except Fenced:
-            log.info("run %s: lease lost or run finished elsewhere; stopped", self.run_id)
+            log.info(
+                "run %s: lease lost or run finished elsewhere; stopped",
+                self.run_id,
+                extra={"run_id": self.run_id},
+            )
         except DeadlinePassed:
             await self._finish(
                 RunStatus.TIMED_OUT,
@@ -101,7 +107,11 @@ class Execution:
             return True
 
         if not await self._commits.submit(finish, notify=True):
-            log.info("run %s: finished here but its lease was lost; result dropped", self.run_id)
+            log.info(
+                "run %s: finished here but its lease was lost; result dropped",
+                self.run_id,
+                extra={"run_id": self.run_id},
+            )
 
     async def _suspend(self) -> None:
         lease, now = self.lease, self._clock()
@@ -123,16 +133,8 @@ class Execution:
     async def record(self, kind: EventKind, **fields: Any) -> None:
         """Append an event under the lease; raise ``Fenced`` if the lease is gone."""
         now = self._clock()
-        row = ops.event_row(self.run_id, kind, now, **fields)
-        lease = self.lease
-
-        def write(tx: Transaction) -> bool:
-            if not ops.holds(tx, lease):
-                return False
-            tx.execute("insert_event", row)
-            return True
-
-        if not await self._commits.submit(write):
+        row = ops.event_row(self.run_id, kind, now, **fields) | self._lease_params
+        if not await self._commits.submit(functools.partial(_insert_fenced, row=row)):
             raise Fenced()
         self.journal.add(
             Event(
@@ -318,7 +320,7 @@ class Execution:
     async def _record_result(
         self, position: int, name: str, attempt: int, text: str, value: Any, started: float
     ) -> None:
-        now, lease = self._clock(), self.lease
+        now = self._clock()
         # The result is already JSON text: splice it in rather than encode it twice.
         row = {
             "run_id": self.run_id,
@@ -327,17 +329,9 @@ class Execution:
             "position": position,
             "name": name,
             "attempt": attempt,
-            "data": f'{{"result":{text},"started_at":{started!r},'
-            f'"worker":{codec.encode(lease.owner, "worker id")}}}',
-        }
-
-        def write(tx: Transaction) -> bool:
-            if not ops.holds(tx, lease):
-                return False
-            tx.execute("insert_event", row)
-            return True
-
-        if not await self._commits.submit(write):
+            "data": f'{{"result":{text},"started_at":{started!r},"worker":{self._owner_json}}}',
+        } | self._lease_params
+        if not await self._commits.submit(functools.partial(_insert_fenced, row=row)):
             raise Fenced()
         self.journal.add(
             Event(
@@ -364,7 +358,8 @@ class Execution:
         if definition.timeout is None:
             return await running
         try:
-            return await asyncio.wait_for(running, definition.timeout)
+            async with asyncio.timeout(definition.timeout):
+                return await running
         except TimeoutError as exc:
             raise errors.StepTimeoutError(
                 f"step {definition.name!r} ran past its timeout of {definition.timeout} s",
@@ -393,6 +388,11 @@ class Execution:
         if not await self._commits.submit(write, notify=True):
             raise Fenced()
         raise Suspend()
+
+
+def _insert_fenced(tx: Transaction, row: dict[str, Any]) -> bool:
+    """Insert an event only while the lease holds; a step result only once per position."""
+    return tx.execute("insert_event_fenced", row) == 1
 
 
 def rebuild_error(error: dict[str, Any], step: str) -> Exception:

@@ -4,8 +4,8 @@ one transaction, so a hundred steps finishing together cost one commit, not a hu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
 
 from treadle.store.protocol import Store, Transaction
 
@@ -13,26 +13,55 @@ T = TypeVar("T")
 Operation = Callable[[Transaction], Any]
 
 
+class Committed(Generic[T]):
+    """What ``submit`` returns: await it for the operation's return value.
+
+    Awaiting yields to the event loop once, with a bare ``yield``, which puts the waiting task
+    behind the already scheduled flush: the write and the wake-up share one loop iteration,
+    where a ``Future`` would need two. The flush is synchronous, so one yield always suffices.
+    """
+
+    __slots__ = ("_done", "_error", "_value")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def _resolve(self, value: Any, error: BaseException | None) -> None:
+        self._done, self._value, self._error = True, value, error
+
+    def __await__(self) -> Generator[None, None, T]:
+        while not self._done:
+            yield
+        if self._error is not None:
+            raise self._error
+        value: T = self._value
+        return value
+
+
 class GroupCommit:
     def __init__(self, store: Store, *, on_commit: Callable[[], None] | None = None) -> None:
         self._store = store
-        self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Operation, Committed[Any]]] = []
         self._scheduled = False
         self._notify_after = False
         self._on_commit = on_commit
 
     def submit(
         self, operation: Callable[[Transaction], T], *, notify: bool = False
-    ) -> asyncio.Future[T]:
-        """Queue ``operation`` for the next commit; the future gets its return value."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._pending.append((operation, future))
+    ) -> Committed[T]:
+        """Queue ``operation`` for the next commit; await the result for its return value.
+
+        ``notify`` wakes other processes (workers, waiting clients) after the commit.
+        """
+        committed: Committed[T] = Committed()
+        self._pending.append((operation, committed))
         self._notify_after = self._notify_after or notify
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
+            asyncio.get_running_loop().call_soon(self._flush)
+        return committed
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -43,33 +72,24 @@ class GroupCommit:
                 values = [operation(tx) for operation, _ in batch]
         except Exception as exc:
             if len(batch) == 1:
-                _resolve(batch[0][1], None, exc)
+                batch[0][1]._resolve(None, exc)
             else:
                 # One operation failed and rolled the whole batch back: run each alone, so
                 # the failure reaches only its own caller.
                 for item in batch:
                     self._commit_alone(item)
         else:
-            for (_, future), value in zip(batch, values, strict=True):
-                _resolve(future, value, None)
+            for (_, committed), value in zip(batch, values, strict=True):
+                committed._resolve(value, None)
         if notify and self._on_commit is not None:
             self._on_commit()
 
-    def _commit_alone(self, item: tuple[Operation, asyncio.Future[Any]]) -> None:
-        operation, future = item
+    def _commit_alone(self, item: tuple[Operation, Committed[Any]]) -> None:
+        operation, committed = item
         try:
             with self._store.transaction() as tx:
                 value = operation(tx)
         except Exception as exc:
-            _resolve(future, None, exc)
+            committed._resolve(None, exc)
         else:
-            _resolve(future, value, None)
-
-
-def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+            committed._resolve(value, None)

@@ -182,7 +182,7 @@ def signal(tx: Transaction, run_id: str, name: str, payload: str, now: float) ->
     run = get_run(tx, run_id)
     if status.RunStatus(run["status"]).finished:
         raise errors.RunFinishedError(
-            f"run {run_id} has {run['status']} and takes no more signals; "
+            f"run {run_id} is already {run['status']} and takes no more signals; "
             f"signal {name!r} was not stored",
             run_id=run_id,
         )
@@ -201,7 +201,7 @@ def cancel(tx: Transaction, run_id: str, now: float) -> None:
     run = get_run(tx, run_id)
     if status.RunStatus(run["status"]).finished:
         raise errors.RunFinishedError(
-            f"run {run_id} has already {run['status']}; there is nothing to cancel",
+            f"run {run_id} is already {run['status']}; there is nothing to cancel",
             run_id=run_id,
         )
     finish_run(

@@ -50,8 +50,13 @@ async def run(
         pause = poll_interval if upcoming is None else min(poll_interval, upcoming - clock())
         if pause <= 0:
             continue
+        # asyncio.wait leaves a pending cancellation alone; Python 3.11's wait_for can lose it
+        # when the event is set at the same moment, and the worker would never stop.
+        waiter = asyncio.ensure_future(wake.wait())
         try:
-            await asyncio.wait_for(wake.wait(), pause)
-        except TimeoutError:
+            done, _ = await asyncio.wait({waiter}, timeout=pause)
+        finally:
+            waiter.cancel()
+        if not done:
             continue
         await asyncio.sleep(MIN_INTERVAL)

@@ -90,6 +90,7 @@ class Worker:
         self._scheduler_wake: asyncio.Event | None = None
         self._started = threading.Event()
         self._warned: set[tuple[str, str]] = set()
+        self._stop_requested = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class Worker:
 
         Safe to call from any thread and from signal handlers.
         """
+        self._stop_requested = True
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None:
             with contextlib.suppress(RuntimeError):
@@ -113,6 +115,8 @@ class Worker:
             asyncio.Event(),
             asyncio.Event(),
         )
+        if self._stop_requested:
+            self._stopping.set()
         options = self.options
         self._commits = GroupCommit(self.store, on_commit=self.store.notify)
         self._threads = concurrent.futures.ThreadPoolExecutor(
@@ -220,11 +224,14 @@ class Worker:
                 "run %s: the database refused a write; the run will be retried "
                 "when its lease expires",
                 execution.run_id,
+                extra={"run_id": execution.run_id},
             )
-        except asyncio.CancelledError:
-            raise
         except Exception:
-            log.exception("run %s: internal error while executing", execution.run_id)
+            log.exception(
+                "run %s: internal error while executing",
+                execution.run_id,
+                extra={"run_id": execution.run_id},
+            )
 
     def _done(self, run_id: str, _: object = None) -> None:
         self._active.pop(run_id, None)

@@ -97,10 +97,20 @@ class SQLiteStore:
             )
             self._connection.row_factory = _dict_row
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        try:
+            # Refuse another application's file before changing anything in it: the journal
+            # mode below is written into the file's header.
+            self.schema_version()
             mode = self._connection.execute("PRAGMA journal_mode = WAL").fetchone()
             self._connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         except sqlite3.Error as exc:
+            self._connection.close()
             raise _translate(exc, path) from exc
+        except errors.TreadleError:
+            self._connection.close()
+            raise
         if mode and str(next(iter(mode.values()))).lower() != "wal":
             raise errors.DatabaseUnavailableError(
                 f"{path} cannot use SQLite's WAL mode, which several processes need to share "
