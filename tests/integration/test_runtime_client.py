@@ -251,7 +251,7 @@ def test_a_step_called_directly_is_refused() -> None:
 
 
 def test_a_workflow_called_directly_is_refused() -> None:
-    with pytest.raises(tr.UsageError, match="engine.start"):
+    with pytest.raises(tr.UsageError, match=r"engine\.start"):
         client_echo_wf(None, 1)
 
 

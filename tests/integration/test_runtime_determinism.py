@@ -64,9 +64,7 @@ def test_now_uuid_random_are_identical_across_replays(
     assert result["after"][1] != ident
 
 
-def test_sync_context_values_are_identical_across_replays(
-    engine: tr.Engine, start_worker
-) -> None:
+def test_sync_context_values_are_identical_across_replays(engine: tr.Engine, start_worker) -> None:
     start_worker()
     run_id = engine.start(determinism_sync_values_wf)
     result = engine.result(run_id, timeout=10)
