@@ -215,8 +215,12 @@ def test_a_run_keeps_the_version_it_started_with(db_url: str, start_worker) -> N
         v2_worker = start_worker(v2_engine)
         time.sleep(0.5)
         info = v2_engine.get(run_id)
-        assert info.status is tr.RunStatus.PENDING  # the v2 worker did not execute it
+        # The v2 worker did not execute it: it handed it back, saying why, in the history.
+        assert info.status is tr.RunStatus.WAITING
         assert info.result is None
+        last = v2_engine.history(run_id)[-1]
+        assert last.kind is tr.EventKind.RUN_WAITING
+        assert "version '1'" in last.data["reason"]
         v2_worker.stop()
 
         newer = v2_engine.start("determinism_versioned")
@@ -225,4 +229,5 @@ def test_a_run_keeps_the_version_it_started_with(db_url: str, start_worker) -> N
         start_worker(v1_engine)
         assert v1_engine.result(run_id, timeout=15) == "v1"
         assert v1_engine.get(run_id).version == "1"
-        assert v1_engine.get(newer).status is tr.RunStatus.PENDING  # v1 cannot run v2
+        assert v1_engine.get(newer).status is tr.RunStatus.WAITING  # v1 cannot run v2
+        assert v1_engine.get(newer).result is None

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+
 from treadle import errors
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+# base32hex keeps the byte order in the text order; mapped onto Crockford's lowercase
+# alphabet (no i, l, o, u), which keeps that order too.
+_CROCKFORD = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUV", "0123456789abcdefghjkmnpqrstvwxyz")
 
 
 def run_id(millis: int, entropy: bytes) -> str:
     """A 26-character id: 48 bits of milliseconds then 80 bits of ``entropy`` (10 bytes)."""
     if len(entropy) != 10:
         raise ValueError("a run id needs 10 bytes of entropy")
-    number = (millis & (2**48 - 1)) << 80 | int.from_bytes(entropy, "big")
-    out = []
-    for _ in range(26):
-        number, digit = divmod(number, 32)
-        out.append(_ALPHABET[digit])
-    return "".join(reversed(out))
+    raw = (millis & (2**48 - 1)).to_bytes(6, "big") + entropy
+    return base64.b32hexencode(raw)[:26].decode("ascii").translate(_CROCKFORD)
 
 
 def child_run_id(parent_id: str, position: int) -> str:

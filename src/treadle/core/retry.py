@@ -60,7 +60,11 @@ class Retry:
 
         ``unit_random`` is a number in [0, 1) supplied by the caller, which owns randomness.
         """
-        base = min(self.maximum, self.initial * self.backoff ** (failed_attempt - 1))
+        try:
+            growth = self.backoff ** (failed_attempt - 1)
+        except OverflowError:  # a late attempt of a long policy: only the cap matters
+            growth = math.inf
+        base = min(self.maximum, self.initial * growth) if self.initial else 0.0
         spread = base * self.jitter * (2.0 * unit_random - 1.0)
         return max(0.0, min(self.maximum, base + spread))
 

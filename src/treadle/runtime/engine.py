@@ -24,8 +24,20 @@ from treadle.store.protocol import Row
 MAX_PAGE = 1000
 
 
+_last_id = (0, 0)
+_id_lock = threading.Lock()
+
+
 def new_run_id(clock: Callable[[], float] = time.time) -> str:
-    return ids.run_id(int(clock() * 1000), os.urandom(10))
+    """A new run id, later than every id this process made before (so lists keep order)."""
+    global _last_id
+    millis, entropy = int(clock() * 1000), int.from_bytes(os.urandom(10), "big")
+    with _id_lock:
+        last_millis, last_entropy = _last_id
+        if millis <= last_millis:
+            millis, entropy = last_millis, last_entropy + 1
+        _last_id = (millis, entropy)
+    return ids.run_id(millis, (entropy % 2**80).to_bytes(10, "big"))
 
 
 def run_info(row: Row) -> RunInfo:

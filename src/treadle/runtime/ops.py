@@ -48,6 +48,14 @@ class NewRun:
     deadline: float | None = None
 
 
+_RUN_FIELDS = tuple(field.name for field in dataclasses.fields(NewRun))
+
+
+# A parent that is cancelled or times out takes its unfinished children with it; one that
+# returns or fails leaves them running (a child started with wait=False is detached work).
+_ENDS_CHILDREN = frozenset({RunStatus.CANCELLED, RunStatus.TIMED_OUT})
+
+
 def event_row(
     run_id: str,
     kind: EventKind,
@@ -92,7 +100,7 @@ def holds(tx: Transaction, lease: Lease) -> bool:
 
 def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
     """Insert the run and its task; return the existing row instead when the id is taken."""
-    params = dataclasses.asdict(run) | {"now": now}
+    params = {field: getattr(run, field) for field in _RUN_FIELDS} | {"now": now}
     if tx.execute("insert_run", params) == 0:
         return tx.fetch_one("get_run", {"id": run.id})
     data = {"workflow": run.workflow, "version": run.version, "queue": run.queue}
@@ -145,14 +153,18 @@ def finish_run(
     append(tx, run_id, _FINISH_EVENT[new_status], now, data=data)
     tx.execute("delete_task", {"run_id": run_id})
     tx.execute("delete_timers", {"run_id": run_id})
-    for child in tx.fetch_all("unfinished_children", {"id": run_id}):
-        finish_run(
-            tx,
-            child["id"],
-            RunStatus.CANCELLED,
-            now,
-            error={"type": "treadle.RunCancelled", "message": f"parent run {run_id} finished"},
-        )
+    if new_status in _ENDS_CHILDREN:
+        for child in tx.fetch_all("unfinished_children", {"id": run_id}):
+            finish_run(
+                tx,
+                child["id"],
+                RunStatus.CANCELLED,
+                now,
+                error={
+                    "type": "treadle.RunCancelled",
+                    "message": f"parent run {run_id} {new_status.value.replace('_', ' ')}",
+                },
+            )
     run = tx.fetch_one("get_run", {"id": run_id})
     if run is not None and run["parent_id"] is not None:
         tell_parent(tx, run, now)
@@ -161,6 +173,9 @@ def finish_run(
 
 def tell_parent(tx: Transaction, child: Row, now: float) -> None:
     """Record a finished child in its parent's history and wake the parent."""
+    parent = tx.fetch_one("get_run", {"id": child["parent_id"]})
+    if parent is None or RunStatus(parent["status"]).finished:
+        return  # nobody waits for it any more; the parent's history stays closed
     outcome: dict[str, Any] = {"child_id": child["id"], "status": child["status"]}
     if child["result"] is not None:
         outcome["result"] = codec.decode(child["result"])

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from treadle import errors
+from treadle.core.history import EventKind
 from treadle.runtime import ops, registry, scheduler
 from treadle.runtime.execution import Execution
 from treadle.runtime.group_commit import GroupCommit
@@ -27,6 +28,7 @@ log = logging.getLogger("treadle.worker")
 # A run whose workflow (or version) this worker does not have goes back to the queue and is
 # offered again after this many seconds, to a worker that may have it.
 UNKNOWN_WORKFLOW_DELAY = 5.0
+HOUSEKEEPING_INTERVAL = 1.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -129,6 +131,7 @@ class Worker:
         loop.add_reader(listener.fileno(), self._on_notification, listener)
         background = [
             asyncio.ensure_future(self._heartbeat()),
+            asyncio.ensure_future(self._housekeeping()),
             asyncio.ensure_future(
                 scheduler.run(
                     self._commits,
@@ -255,8 +258,12 @@ class Worker:
             )
         params = claimed.lease.params() | {"available_at": self._clock() + UNKNOWN_WORKFLOW_DELAY}
 
+        reason = f"no worker here has workflow {key[0]!r} version {key[1]!r}"
+
         def hand_back(tx: Transaction) -> None:
-            tx.execute("set_status", {"id": run["id"], "status": "pending", "now": self._clock()})
+            now = self._clock()
+            tx.execute("set_status", {"id": run["id"], "status": "waiting", "now": now})
+            ops.append(tx, run["id"], EventKind.RUN_WAITING, now, data={"reason": reason})
             tx.execute("release_task", params)
 
         self._commits.submit(hand_back)
@@ -272,6 +279,16 @@ class Worker:
                 await self._commits.submit(functools.partial(_renew, owner=self.id, until=until))
             except errors.StoreError:
                 log.warning("worker %s could not renew its leases; retrying", self.id)
+
+    async def _housekeeping(self) -> None:
+        # One thread of its own, so the store's fsyncs never wait behind user steps.
+        with concurrent.futures.ThreadPoolExecutor(1, "treadle-housekeeping") as thread:
+            while True:
+                await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(thread, self.store.checkpoint)
+                except errors.StoreError as exc:
+                    log.warning("worker %s: housekeeping failed (%s); will try again", self.id, exc)
 
     async def _drain(self) -> None:
         if not self._active:

@@ -52,6 +52,10 @@ class Store(Protocol):
         """Tell listening processes that tasks or runs changed (best effort)."""
         ...
 
+    def checkpoint(self) -> None:
+        """Housekeeping that is best done off the hot path (SQLite: a WAL checkpoint)."""
+        ...
+
     def listener(self) -> Listener:
         """Start receiving notifications sent by ``notify`` from any process."""
         ...
