@@ -16,7 +16,7 @@ from treadle import errors
 from treadle.core import codec, ids, replay
 from treadle.core.history import EventKind
 from treadle.runtime import registry
-from treadle.runtime.control import EngineSignal, Suspend
+from treadle.runtime.control import INVOKE, EngineSignal, Suspend
 
 if TYPE_CHECKING:
     from treadle.runtime.execution import Execution
@@ -61,6 +61,37 @@ class StepCall(Generic[R]):
             self.position, self._definition, self._args, self._kwargs
         ).__await__()
         return value
+
+    def run_blocking(self, on_loop: Callable[[Awaitable[Any]], Any]) -> R:
+        """Run the call from a sync workflow's thread and return its result.
+
+        A sync step runs right here; only the journal writes go to the event loop, through
+        ``on_loop``. An async step runs on the loop as a whole.
+        """
+        done, recorded = self.recorded()
+        if done:
+            return recorded  # type: ignore[no-any-return]
+        if self._definition.is_async:
+            result: R = on_loop(self)
+            return result
+        execution = self._ctx._execution
+        attempts = execution.step_attempts(self.position, self._definition)
+        reply: Any = None
+        while True:
+            try:
+                kind, work = attempts.send(reply)
+            except StopIteration as finished:
+                return finished.value  # type: ignore[no-any-return]
+            if kind is INVOKE:
+                try:
+                    reply = (
+                        True,
+                        execution.invoke_blocking(self._definition, self._args, self._kwargs),
+                    )
+                except Exception as exc:
+                    reply = (False, exc)
+            else:
+                reply = on_loop(work)
 
 
 class Context:
@@ -298,17 +329,19 @@ class SyncContext:
     def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run_coroutine_threadsafe(_made(make), self._loop).result()
 
+    def _on_loop(self, awaitable: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), self._loop).result()
+
     def step(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run a step and return its result (recorded once, replayed after a crash)."""
-        result: R = self._call(lambda: self._context.step(fn, *args, **kwargs))
-        return result
+        # The position is taken here, in the workflow's own thread, so it follows call order.
+        call: StepCall[R] = self._context.step(fn, *args, **kwargs)
+        return call.run_blocking(self._on_loop)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> StepHandle:
         """Start a step without waiting for it; pass the handles to ``gather``."""
-        future = asyncio.run_coroutine_threadsafe(
-            _made(lambda: self._context.step(fn, *args, **kwargs)), self._loop
-        )
-        return StepHandle(future)
+        call = self._context.step(fn, *args, **kwargs)
+        return StepHandle(asyncio.run_coroutine_threadsafe(_awaited(call), self._loop))
 
     def gather(self, *items: Any) -> list[Any]:
         """Results of submitted steps (``StepHandle``s) and plain values, in order."""

@@ -21,3 +21,8 @@ class Fenced(EngineSignal):
 
 class DeadlinePassed(EngineSignal):
     """The run passed its deadline."""
+
+
+# What ``Execution.step_attempts`` asks of the code that drives it.
+INVOKE = "invoke"  # run the step function once; send back (True, value) or (False, error)
+AWAIT = "await"  # await the given awaitable on the event loop; send back its result

@@ -8,7 +8,7 @@ import functools
 import importlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from treadle import errors
@@ -18,7 +18,7 @@ from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry
 from treadle.runtime.context import Context, SyncContext
-from treadle.runtime.control import DeadlinePassed, Fenced, Suspend
+from treadle.runtime.control import AWAIT, INVOKE, DeadlinePassed, Fenced, Suspend
 from treadle.runtime.group_commit import GroupCommit
 from treadle.store.protocol import Transaction
 
@@ -273,6 +273,65 @@ class Execution:
         if self.deadline is not None and self._clock() >= self.deadline:
             raise DeadlinePassed()
 
+    def step_attempts(
+        self, position: int, definition: registry.StepDefinition
+    ) -> Generator[tuple[str, Any], Any, Any]:
+        """The attempts of one step with their retries, written once for both drivers.
+
+        It yields ``(INVOKE, None)`` when the step function must run, and is sent back
+        ``(True, value)`` or ``(False, error)``; it yields ``(AWAIT, awaitable)`` for work on the
+        event loop (recording, waiting) and is sent back its result. ``run_step`` drives it
+        on the loop; ``SyncContext`` drives it from a sync workflow's own thread, where a
+        sync step runs in place instead of hopping to another thread.
+        """
+        failures = self.journal.attempts_failed(position)
+        attempt = len(failures) + 1
+        if failures:
+            yield AWAIT, self._wait_until(failures[-1].data.get("retry_at"), position)
+        policy = definition.retry
+        what = f"the result of step {definition.name!r}"
+        while True:
+            self.check_deadline()
+            started = self._clock()
+            ok, outcome = yield INVOKE, None
+            if ok:
+                try:
+                    text, value = codec.roundtrip(outcome, what)
+                except errors.SerializationError as exc:
+                    ok, outcome = False, exc
+                else:
+                    yield (
+                        AWAIT,
+                        self._record_result(
+                            position, definition.name, attempt, text, value, started
+                        ),
+                    )
+                    return value
+            again = not isinstance(outcome, errors.SerializationError) and policy.retries(
+                attempt, outcome
+            )
+            retry_at = self._clock() + policy.delay(attempt, random.random()) if again else None
+            yield (
+                AWAIT,
+                self.record(
+                    EventKind.STEP_FAILED,
+                    position=position,
+                    name=definition.name,
+                    attempt=attempt,
+                    data={
+                        "error": codec.describe_error(outcome),
+                        "retry_at": retry_at,
+                        "final": not again,
+                        "started_at": started,
+                        "worker": self.lease.owner,
+                    },
+                ),
+            )
+            if not again:
+                raise outcome
+            yield AWAIT, self._wait_until(retry_at, position)
+            attempt += 1
+
     async def run_step(
         self,
         position: int,
@@ -280,42 +339,20 @@ class Execution:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        failures = self.journal.attempts_failed(position)
-        attempt = len(failures) + 1
-        if failures:
-            await self._wait_until(failures[-1].data.get("retry_at"), position)
-        policy = definition.retry
+        attempts = self.step_attempts(position, definition)
+        reply: Any = None
         while True:
-            self.check_deadline()
-            started = self._clock()
             try:
-                value = await self._invoke(definition, args, kwargs)
-                text, value = codec.roundtrip(value, f"the result of step {definition.name!r}")
-            except Exception as exc:
-                again = not isinstance(exc, errors.SerializationError) and policy.retries(
-                    attempt, exc
-                )
-                retry_at = self._clock() + policy.delay(attempt, random.random()) if again else None
-                await self.record(
-                    EventKind.STEP_FAILED,
-                    position=position,
-                    name=definition.name,
-                    attempt=attempt,
-                    data={
-                        "error": codec.describe_error(exc),
-                        "retry_at": retry_at,
-                        "final": not again,
-                        "started_at": started,
-                        "worker": self.lease.owner,
-                    },
-                )
-                if not again:
-                    raise
-                await self._wait_until(retry_at, position)
-                attempt += 1
-                continue
-            await self._record_result(position, definition.name, attempt, text, value, started)
-            return value
+                kind, work = attempts.send(reply)
+            except StopIteration as done:
+                return done.value
+            if kind is INVOKE:
+                try:
+                    reply = (True, await self._invoke(definition, args, kwargs))
+                except Exception as exc:
+                    reply = (False, exc)
+            else:
+                reply = await work
 
     async def _record_result(
         self, position: int, name: str, attempt: int, text: str, value: Any, started: float
@@ -346,6 +383,18 @@ class Execution:
             )
         )
 
+    def invoke_blocking(
+        self, definition: registry.StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Call a sync step in the calling thread (a sync workflow's), under its timeout."""
+        if definition.timeout is None:
+            return definition.fn(*args, **kwargs)
+        attempt = self._step_threads.submit(definition.fn, *args, **kwargs)
+        try:
+            return attempt.result(timeout=definition.timeout)
+        except TimeoutError as exc:
+            raise _timed_out(definition) from exc
+
     async def _invoke(
         self, definition: registry.StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -361,10 +410,7 @@ class Execution:
             async with asyncio.timeout(definition.timeout):
                 return await running
         except TimeoutError as exc:
-            raise errors.StepTimeoutError(
-                f"step {definition.name!r} ran past its timeout of {definition.timeout} s",
-                step=definition.name,
-            ) from exc
+            raise _timed_out(definition) from exc
 
     async def _wait_until(self, at: float | None, position: int) -> None:
         if at is None:
@@ -388,6 +434,15 @@ class Execution:
         if not await self._commits.submit(write, notify=True):
             raise Fenced()
         raise Suspend()
+
+
+def _timed_out(definition: registry.StepDefinition) -> errors.StepTimeoutError:
+    # The attempt's thread, if it has one, cannot be stopped: it runs on, and its result
+    # is dropped.
+    return errors.StepTimeoutError(
+        f"step {definition.name!r} ran past its timeout of {definition.timeout} s",
+        step=definition.name,
+    )
 
 
 def _insert_fenced(tx: Transaction, row: dict[str, Any]) -> bool:
