@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,6 +45,21 @@ def _translate(exc: sqlite3.Error, path: str) -> errors.StoreError:
             "try again, or look for a process holding a long transaction."
         )
     return errors.StoreError(f"SQLite error on {path}: {text}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into the statements it holds, in order."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in pending.splitlines()
+    ):
+        raise errors.SchemaError(f"a migration ends in an unfinished statement: {pending!r}")
+    return found
 
 
 class _Transaction:
@@ -87,6 +103,7 @@ class SQLiteStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.synchronous = synchronous
+        self._busy_timeout = busy_timeout
         self._sql = queries.load(DIALECT)
         self._lock = threading.RLock()
         self._notifier: wakeup.Notifier | None = None
@@ -96,11 +113,13 @@ class SQLiteStore:
                 f"cannot create the database {path}: the folder {folder} does not exist"
             )
         try:
+            # No busy timeout on the connection: SQLite's own handler sleeps whole
+            # milliseconds (1, 2, 5, 10...) while another process commits in microseconds;
+            # ``_begin`` waits its turn in much finer steps.
             self._connection = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+                path, isolation_level=None, check_same_thread=False, timeout=0
             )
             self._connection.row_factory = _dict_row
-            self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         except sqlite3.Error as exc:
             raise _translate(exc, path) from exc
         try:
@@ -126,12 +145,7 @@ class SQLiteStore:
     def transaction(self) -> Iterator[_Transaction]:
         with self._lock:
             connection = self._connection
-            try:
-                # IMMEDIATE takes the write lock up front, so two processes never deadlock
-                # upgrading read locks; busy_timeout makes the loser wait its turn.
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _translate(exc, self.path) from exc
+            self._begin(connection)
             try:
                 yield _Transaction(connection, self._sql)
             except BaseException:
@@ -144,6 +158,26 @@ class SQLiteStore:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
                 raise _translate(exc, self.path) from exc
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
+        # read locks; the loser polls for the lock, backing off from 50 us to 2 ms.
+        pause, give_up = 0.00005, 0.0
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise _translate(exc, self.path) from exc
+                now = time.monotonic()
+                give_up = give_up or now + self._busy_timeout
+                if now >= give_up:
+                    raise _translate(exc, self.path) from exc
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[_Transaction]:
@@ -201,28 +235,18 @@ class SQLiteStore:
             )
 
     def migrate(self) -> tuple[int, int]:
-        before = self.schema_version() or 0
         latest = migrations.latest(DIALECT)
-        if before > latest:
-            self.check_schema()
-        with self._lock:
+        with self.transaction() as tx:
+            # Read the version under the write lock: two processes migrating at once apply
+            # each script once, and a crash leaves the old version whole.
+            before = self.schema_version() or 0
+            if before > latest:
+                self.check_schema()
             for version, script in migrations.scripts(DIALECT):
-                if version <= before:
-                    continue
-                try:
-                    # executescript commits on its own, so wrap the script and the version
-                    # bump in one explicit transaction: a crash leaves the old version whole.
-                    self._connection.executescript(
-                        "BEGIN IMMEDIATE;\n"
-                        + script
-                        + "\nINSERT INTO treadle_meta (key, value) VALUES ('schema_version', "
-                        f"'{version}') ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
-                        "\nCOMMIT;"
-                    )
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._connection.execute("ROLLBACK")
-                    raise _translate(exc, self.path) from exc
+                if version > before:
+                    for statement in _statements(script):
+                        self._connection.execute(statement)
+                    tx.execute("set_meta", {"key": "schema_version", "value": str(version)})
         return before, latest
 
     def notify(self) -> None:
