@@ -73,11 +73,9 @@ def test_the_source_is_found() -> None:
     assert (PACKAGE / "core" / "retry.py") in MODULES
 
 
-@pytest.mark.parametrize("layer", sorted(RULES))
+@pytest.mark.parametrize("layer", sorted(name for name in RULES if (PACKAGE / name).exists()))
 def test_layer_imports_only_what_it_may(layer: str) -> None:
     folder = PACKAGE / layer
-    if not folder.exists():
-        pytest.skip(f"there is no {layer} layer yet")
     wrong = [
         f"{path.relative_to(SRC)}:{line} imports {imported}"
         for path in sorted(folder.rglob("*.py"))
