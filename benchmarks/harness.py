@@ -46,12 +46,23 @@ def workers(url: str, count: int, concurrency: int) -> Iterator[list[subprocess.
     """Start ``count`` ``treadle worker`` processes and wait until each says it started."""
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     command = [
-        sys.executable, "-m", "treadle", "worker", "--app", "bench_app", "--database", url,
-        "--concurrency", str(concurrency), "--poll-interval", "0.5", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "treadle",
+        "worker",
+        "--app",
+        "bench_app",
+        "--database",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--poll-interval",
+        "0.5",
+        "--log-level",
+        "warning",
     ]
     processes = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(count)
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(count)
     ]
     try:
         for process in processes:

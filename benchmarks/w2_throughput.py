@@ -1,6 +1,6 @@
 """W2: 500 runs of 5 no-op steps submitted at once; runs per second and submit-to-finish.
 
-    python benchmarks/w2_throughput.py [--database URL] [--runs 500] [--workers 1]
+python benchmarks/w2_throughput.py [--database URL] [--runs 500] [--workers 1]
 """
 
 from __future__ import annotations

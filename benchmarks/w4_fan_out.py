@@ -1,6 +1,6 @@
 """W4: one run that fans out 500 no-op steps and joins them; seconds.
 
-    python benchmarks/w4_fan_out.py [--database URL] [--width 500]
+python benchmarks/w4_fan_out.py [--database URL] [--width 500]
 """
 
 from __future__ import annotations

@@ -1,0 +1,51 @@
+"""The benchmark scripts run and print one JSON line each (tiny sizes: this checks, not times)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+SMALL = {
+    "w1_sequential_steps.py": ["--steps", "20"],
+    "w2_throughput.py": ["--runs", "20"],
+    "w3_latency.py": ["--runs", "5"],
+    "w4_fan_out.py": ["--width", "20"],
+}
+
+
+def test_every_workload_script_is_covered() -> None:
+    assert sorted(p.name for p in BENCHMARKS.glob("w*.py")) == sorted(SMALL)
+
+
+@pytest.mark.parametrize("script", sorted(SMALL))
+def test_benchmark_prints_one_json_line(script: str, tmp_path: pathlib.Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / script),
+            "--database",
+            url,
+            "--repeat",
+            "1",
+            *SMALL[script],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    figures = json.loads(lines[0])
+    assert figures["workload"] == script[:2].upper()
+    assert figures["backend"] == "sqlite"
+    numbers = [v for k, v in figures.items() if k.endswith(("_ms", "_step", "second", "seconds"))]
+    assert numbers and all(isinstance(v, float) and v > 0 for v in numbers)
