@@ -22,11 +22,10 @@
     │   └── WaitTimeoutError           ``wait_for`` reached its timeout
     └── StoreError                     the database could not do what was asked
         ├── DatabaseUnavailableError   cannot open or reach the database
-        ├── SchemaError
-        │   ├── NotATreadleDatabaseError
-        │   ├── SchemaTooNewError      written by a newer Treadle
-        │   └── SchemaOutdatedError    needs ``treadle migrate``
-        └── LeaseLostError             another worker owns the run now
+        └── SchemaError
+            ├── NotATreadleDatabaseError
+            ├── SchemaTooNewError      written by a newer Treadle
+            └── SchemaOutdatedError    needs ``treadle migrate``
 
 Each class's docstring is its default message; ``code`` is stable and documented in
 ``docs/errors.md``.
@@ -49,8 +48,11 @@ class TreadleError(Exception):
         super().__init__(self.message)
 
 
-class UsageError(TreadleError):
-    """The call was given something it cannot use; nothing was stored."""
+class UsageError(TreadleError, ValueError):
+    """The call was given something it cannot use; nothing was stored.
+
+    It is also a ``ValueError``, so code that guards argument checks that way keeps working.
+    """
 
     code = "usage"
 
@@ -205,9 +207,3 @@ class SchemaOutdatedError(SchemaError):
     """The database schema is older than this Treadle; run ``treadle migrate``."""
 
     code = "schema_outdated"
-
-
-class LeaseLostError(StoreError):
-    """Another worker owns this run now; this worker's late writes were refused."""
-
-    code = "lease_lost"

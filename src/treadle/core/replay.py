@@ -57,6 +57,7 @@ class RunJournal:
     signals: list[Event] = dataclasses.field(default_factory=list)
     patches: set[str] = dataclasses.field(default_factory=set)
     last_position: int = -1
+    last_final_failure: int | None = None
     retries: int = 0
 
     @classmethod
@@ -75,8 +76,11 @@ class RunJournal:
             self.patches.add(event.name or "")
             return
         if kind is EventKind.RUN_RETRIED:
-            # A retried run resumes from its failed step with a fresh budget of attempts.
-            self.failures.clear()
+            # A retried run resumes from the step that failed it, with a fresh budget of
+            # attempts; failures the workflow caught earlier stay as they were.
+            if self.last_final_failure is not None:
+                self.failures.pop(self.last_final_failure, None)
+                self.last_final_failure = None
             self.retries += 1
             return
         if position is None:
@@ -89,6 +93,8 @@ class RunJournal:
             self.results[position] = event
         elif kind is EventKind.STEP_FAILED:
             self.failures.setdefault(position, []).append(event)
+            if (event.data or {}).get("final"):
+                self.last_final_failure = position
         elif kind is EventKind.TIMER_STARTED:
             self.timers[position] = event
             purpose = (event.data or {}).get("purpose", SLEEP)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from treadle import errors
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Retry:
@@ -33,27 +35,27 @@ class Retry:
 
     def _validate(self) -> None:
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise ValueError(f"Retry(attempts=...) must be an int, not {self.attempts!r}")
+            raise errors.UsageError(f"Retry(attempts=...) must be an int, not {self.attempts!r}")
         if self.attempts < 1:
-            raise ValueError(f"Retry(attempts={self.attempts}) must be at least 1")
+            raise errors.UsageError(f"Retry(attempts={self.attempts}) must be at least 1")
         for name in ("backoff", "initial", "maximum", "jitter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"Retry({name}=...) must be a number, not {value!r}")
+                raise errors.UsageError(f"Retry({name}=...) must be a number, not {value!r}")
             if not math.isfinite(value) or value < 0:
-                raise ValueError(f"Retry({name}={value}) must be a finite number >= 0")
+                raise errors.UsageError(f"Retry({name}={value}) must be a finite number >= 0")
         if self.backoff < 1:
-            raise ValueError(f"Retry(backoff={self.backoff}) must be at least 1.0")
+            raise errors.UsageError(f"Retry(backoff={self.backoff}) must be at least 1.0")
         if self.maximum < self.initial:
-            raise ValueError(
+            raise errors.UsageError(
                 f"Retry(maximum={self.maximum}) must be at least initial={self.initial}"
             )
         if self.jitter > 1:
-            raise ValueError(f"Retry(jitter={self.jitter}) must be between 0 and 1")
+            raise errors.UsageError(f"Retry(jitter={self.jitter}) must be between 0 and 1")
         if not isinstance(self.non_retryable, tuple) or not all(
             isinstance(t, type) and issubclass(t, BaseException) for t in self.non_retryable
         ):
-            raise ValueError("Retry(non_retryable=...) must be a tuple of exception types")
+            raise errors.UsageError("Retry(non_retryable=...) must be a tuple of exception types")
 
     def delay(self, failed_attempt: int, unit_random: float) -> float:
         """Seconds to wait after attempt number ``failed_attempt`` (1-based) failed.

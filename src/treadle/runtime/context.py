@@ -57,10 +57,24 @@ class StepCall(Generic[R]):
         done, recorded = self.recorded()
         if done:
             return recorded  # type: ignore[no-any-return]
-        value: R = yield from self._ctx._execution.run_step(
-            self.position, self._definition, self._args, self._kwargs
-        ).__await__()
+        try:
+            value: R = yield from self._ctx._execution.run_step(
+                self.position, self._definition, self._args, self._kwargs
+            ).__await__()
+        finally:
+            self.settled()
         return value
+
+    def settled(self) -> None:
+        """Move the run's clock to the recorded outcome, exactly as a replay will."""
+        journal = self._ctx._execution.journal
+        event = journal.results.get(self.position)
+        if event is None:
+            failures = journal.attempts_failed(self.position)
+            if not failures or not failures[-1].data.get("final"):
+                return
+            event = failures[-1]
+        self._ctx._advance(event.at)
 
     def run_blocking(self, on_loop: Callable[[Awaitable[Any]], Any]) -> R:
         """Run the call from a sync workflow's thread and return its result.
@@ -81,7 +95,11 @@ class StepCall(Generic[R]):
             try:
                 kind, work = attempts.send(reply)
             except StopIteration as finished:
+                self.settled()
                 return finished.value  # type: ignore[no-any-return]
+            except BaseException:
+                self.settled()
+                raise
             if kind is INVOKE:
                 try:
                     reply = (
@@ -239,25 +257,31 @@ class Context:
         if taken is not None:
             self._advance(taken.at)
             return replay.payload_of(taken)
-        if position in journal.wait_timeouts or (timeout is not None and position in journal.fired):
-            if position not in journal.wait_timeouts:
+        timed_out = journal.wait_timeouts.get(position)
+        if timed_out is not None:
+            self._advance(timed_out.at)
+            raise _wait_timeout(signal, timeout)
+        fired = journal.fired.get(position) if timeout is not None else None
+        arrived = journal.free_signal(signal)
+        # A signal that arrived before the timeout fired wins, even if the run resumes later.
+        if arrived is not None and (fired is None or arrived.id < fired.id):
+            payload = replay.payload_of(arrived)
+            self._advance(
+                await self._execution.record(
+                    EventKind.SIGNAL_CONSUMED,
+                    position=position,
+                    name=signal,
+                    data={"signal": arrived.id, "payload": payload},
+                )
+            )
+            return payload
+        if fired is not None:
+            self._advance(
                 await self._execution.record(
                     EventKind.WAIT_TIMED_OUT, position=position, name=signal
                 )
-            raise errors.WaitTimeoutError(
-                f"no signal {signal!r} arrived within {timeout} seconds", signal=signal
             )
-        arrived = journal.free_signal(signal)
-        if arrived is not None:
-            payload = replay.payload_of(arrived)
-            await self._execution.record(
-                EventKind.SIGNAL_CONSUMED,
-                position=position,
-                name=signal,
-                data={"signal": arrived.id, "payload": payload},
-            )
-            self._advance(arrived.at)
-            return payload
+            raise _wait_timeout(signal, timeout)
         if timeout is not None and position not in journal.timers:
             await self._execution.start_timer(position, timeout, replay.WAIT, signal)
         raise Suspend()
@@ -300,6 +324,12 @@ class Context:
             raise Suspend()
         self._advance(outcome.at)
         return self._execution.child_outcome(outcome)
+
+
+def _wait_timeout(signal: str, timeout: float | None) -> errors.WaitTimeoutError:
+    return errors.WaitTimeoutError(
+        f"no signal {signal!r} arrived within {timeout} seconds", signal=signal
+    )
 
 
 async def _awaited(call: Awaitable[T]) -> T:

@@ -130,8 +130,9 @@ class Execution:
 
     # -- recording ---------------------------------------------------------------------------
 
-    async def record(self, kind: EventKind, **fields: Any) -> None:
-        """Append an event under the lease; raise ``Fenced`` if the lease is gone."""
+    async def record(self, kind: EventKind, **fields: Any) -> float:
+        """Append an event under the lease and return its time; raise ``Fenced`` if the lease
+        is gone."""
         now = self._clock()
         row = ops.event_row(self.run_id, kind, now, **fields) | self._lease_params
         if not await self._commits.submit(functools.partial(_insert_fenced, row=row)):
@@ -148,6 +149,7 @@ class Execution:
                 fields.get("data"),
             )
         )
+        return now
 
     def record_soon(self, kind: EventKind, **fields: Any) -> None:
         """Append an event without waiting; a lost lease shows at the next ``record``."""
@@ -311,6 +313,7 @@ class Execution:
                 attempt, outcome
             )
             retry_at = self._clock() + policy.delay(attempt, random.random()) if again else None
+            described = codec.describe_error(outcome)
             yield (
                 AWAIT,
                 self.record(
@@ -319,7 +322,7 @@ class Execution:
                     name=definition.name,
                     attempt=attempt,
                     data={
-                        "error": codec.describe_error(outcome),
+                        "error": described,
                         "retry_at": retry_at,
                         "final": not again,
                         "started_at": started,
@@ -328,7 +331,12 @@ class Execution:
                 ),
             )
             if not again:
-                raise outcome
+                # Raise what a replay will raise, so code that catches by type takes the same
+                # branch live and on replay; the original stays attached as the cause.
+                rebuilt = rebuild_error(described, definition.name)
+                if type(rebuilt) is type(outcome):
+                    raise outcome
+                raise rebuilt from outcome
             yield AWAIT, self._wait_until(retry_at, position)
             attempt += 1
 

@@ -40,7 +40,10 @@ class WorkerOptions:
     concurrency: int = 100
     """Runs executed at the same time (async workflows share one event loop)."""
     threads: int = 32
-    """Threads for sync steps and sync workflows."""
+    """Threads for sync steps called from async workflows, and for steps with a timeout.
+
+    Sync workflows run in threads of their own, one per running run (up to
+    ``concurrency``), and call their sync steps in that thread."""
     lease_seconds: float = 10.0
     """How long a claim lasts without a heartbeat; a dead worker's runs move on after it."""
     poll_interval: float = 1.0
