@@ -69,7 +69,7 @@ def test_calls_are_indexed_by_position() -> None:
 def test_empty_history() -> None:
     journal = RunJournal.from_events(RUN, [])
     assert journal.last_position == -1
-    assert not journal.is_replaying(0)
+    assert not journal.is_replaying(0, replayed_through=0)
     journal.check_call(0, replay.STEP, "anything")
 
 
@@ -171,8 +171,28 @@ def test_patches_are_collected() -> None:
 
 def test_is_replaying_up_to_the_last_recorded_position() -> None:
     journal = RunJournal.from_events(RUN, sample_history())
-    assert journal.is_replaying(0)
-    assert journal.is_replaying(3)
-    assert not journal.is_replaying(4)
+    through = journal.last_own_event
+    assert journal.is_replaying(0, through)
+    assert journal.is_replaying(3, through)
+    assert not journal.is_replaying(4, through)
     journal.add(event(11, EventKind.STEP_COMPLETED, position=4, name="n", data={"result": 0}))
-    assert journal.is_replaying(4)
+    assert journal.is_replaying(4, through)
+
+
+def test_is_replaying_while_the_run_once_went_further_than_the_replay_has_come() -> None:
+    # The run completed step 0, then suspended (waiting for a signal at position 1, which
+    # records nothing). Code met right after step 0 is the old path.
+    journal = RunJournal.from_events(
+        RUN,
+        [
+            event(1, EventKind.RUN_CREATED),
+            event(2, EventKind.STEP_COMPLETED, position=0, name="a", data={"result": 1}),
+            event(3, EventKind.RUN_WAITING),
+            event(4, EventKind.SIGNAL_RECEIVED, name="go", data={"payload": None}),
+            event(5, EventKind.RUN_STARTED),
+        ],
+    )
+    assert journal.is_replaying(1, replayed_through=2)
+    assert not journal.is_replaying(1, replayed_through=3)
+    # Events from outside (signals, claims, fired timers) do not make a replay old code.
+    assert journal.last_own_event == 3

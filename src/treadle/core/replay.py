@@ -30,6 +30,20 @@ _CALL_OF_EVENT = {
     EventKind.CHILD_COMPLETED: CHILD,
 }
 
+# Events a run's own execution writes (as opposed to clients, the scheduler or children).
+_OWN = frozenset(
+    {
+        EventKind.STEP_COMPLETED,
+        EventKind.STEP_FAILED,
+        EventKind.TIMER_STARTED,
+        EventKind.SIGNAL_CONSUMED,
+        EventKind.WAIT_TIMED_OUT,
+        EventKind.CHILD_STARTED,
+        EventKind.PATCH_APPLIED,
+        EventKind.RUN_WAITING,
+    }
+)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
@@ -58,6 +72,7 @@ class RunJournal:
     patches: set[str] = dataclasses.field(default_factory=set)
     last_position: int = -1
     last_final_failure: int | None = None
+    last_own_event: int = 0
     retries: int = 0
 
     @classmethod
@@ -69,6 +84,8 @@ class RunJournal:
 
     def add(self, event: Event) -> None:
         kind, position = event.kind, event.position
+        if kind in _OWN and event.id > self.last_own_event:
+            self.last_own_event = event.id
         if kind is EventKind.SIGNAL_RECEIVED:
             self.signals.append(event)
             return
@@ -137,9 +154,14 @@ class RunJournal:
                 return signal
         return None
 
-    def is_replaying(self, position: int) -> bool:
-        """Whether calls at or after ``position`` are already recorded (old code path)."""
-        return position <= self.last_position
+    def is_replaying(self, position: int, replayed_through: int) -> bool:
+        """Whether an earlier execution of the run already went past this point.
+
+        It did if calls at or after ``position`` are recorded, or if it wrote events of its
+        own (a suspension, say) after the last recorded event this replay has reached,
+        ``replayed_through``. Code met at such a point is old code's path.
+        """
+        return position <= self.last_position or self.last_own_event > replayed_through
 
     def outcome_of_child(self, position: int) -> Event | None:
         return self.child_results.get(position)

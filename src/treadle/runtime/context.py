@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from treadle import errors
 from treadle.core import codec, ids, replay
-from treadle.core.history import EventKind
+from treadle.core.history import Event, EventKind
 from treadle.runtime import registry
 from treadle.runtime.control import INVOKE, EngineSignal, Suspend
 
@@ -50,7 +50,7 @@ class StepCall(Generic[R]):
         event = self._ctx._execution.journal.results.get(self.position)
         if event is None:
             return False, None
-        self._ctx._advance(event.at)
+        self._ctx._resolved(event)
         return True, event.data["result"]
 
     def __await__(self) -> Generator[Any, None, R]:
@@ -74,7 +74,7 @@ class StepCall(Generic[R]):
             if not failures or not failures[-1].data.get("final"):
                 return
             event = failures[-1]
-        self._ctx._advance(event.at)
+        self._ctx._resolved(event)
 
     def run_blocking(self, on_loop: Callable[[Awaitable[Any]], Any]) -> R:
         """Run the call from a sync workflow's thread and return its result.
@@ -119,6 +119,7 @@ class Context:
         self._execution = execution
         self._position = 0
         self._now = execution.journal.started_at
+        self._replayed_through = 0
         self._random = random_module.Random(execution.run_id)
         self.run_id: str = execution.run_id
         """The id of this run."""
@@ -131,6 +132,11 @@ class Context:
         position = self._position
         self._position += 1
         return position
+
+    def _resolved(self, event: Event) -> None:
+        """A call was answered from the history by ``event``."""
+        self._advance(event.at)
+        self._replayed_through = max(self._replayed_through, event.id)
 
     def _advance(self, at: float) -> None:
         self._now = max(self._now, at)
@@ -157,7 +163,7 @@ class Context:
         journal = self._execution.journal
         if change_id in journal.patches:
             return True
-        if journal.is_replaying(self._position):
+        if journal.is_replaying(self._position, self._replayed_through):
             return False
         journal.patches.add(change_id)
         self._execution.record_soon(EventKind.PATCH_APPLIED, name=change_id)
@@ -185,7 +191,7 @@ class Context:
         journal.check_call(position, replay.STEP, definition.name)
         failures = journal.attempts_failed(position)
         if failures and failures[-1].data.get("final"):
-            self._advance(failures[-1].at)
+            self._resolved(failures[-1])
             raise self._execution.rebuild_error(failures[-1], definition.name)
         return StepCall(self, position, definition, args, kwargs)
 
@@ -234,7 +240,7 @@ class Context:
         journal.check_call(position, replay.SLEEP, "")
         fired = journal.fired.get(position)
         if fired is not None:
-            self._advance(fired.at)
+            self._resolved(fired)
             return
         if position not in journal.timers:
             await self._execution.start_timer(position, seconds, replay.SLEEP, "")
@@ -255,11 +261,11 @@ class Context:
         journal.check_call(position, replay.WAIT, signal)
         taken = journal.consumed.get(position)
         if taken is not None:
-            self._advance(taken.at)
+            self._resolved(taken)
             return replay.payload_of(taken)
         timed_out = journal.wait_timeouts.get(position)
         if timed_out is not None:
-            self._advance(timed_out.at)
+            self._resolved(timed_out)
             raise _wait_timeout(signal, timeout)
         fired = journal.fired.get(position) if timeout is not None else None
         arrived = journal.free_signal(signal)
@@ -322,7 +328,7 @@ class Context:
         outcome = journal.child_results.get(position)
         if outcome is None:
             raise Suspend()
-        self._advance(outcome.at)
+        self._resolved(outcome)
         return self._execution.child_outcome(outcome)
 
 
