@@ -48,6 +48,7 @@ from treadle.runtime.context import Context, StepCall, StepHandle, SyncContext
 from treadle.runtime.control import EngineSignal
 from treadle.runtime.engine import EmbeddedWorker, Engine
 from treadle.runtime.registry import Registry, Step, Workflow, step, workflow
+from treadle.runtime.step_info import StepInfo, current_step
 from treadle.runtime.worker import Worker, WorkerOptions
 
 __version__ = "0.1.0"
@@ -79,6 +80,7 @@ __all__ = [
     "StepCall",
     "StepFailedError",
     "StepHandle",
+    "StepInfo",
     "StepOutsideWorkflowError",
     "StepTimeoutError",
     "StoreError",
@@ -91,6 +93,7 @@ __all__ = [
     "WorkerOptions",
     "Workflow",
     "WorkflowError",
+    "current_step",
     "days",
     "hours",
     "minutes",

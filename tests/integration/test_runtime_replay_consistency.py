@@ -136,3 +136,42 @@ def test_retry_resumes_only_the_step_that_failed_the_run(
     engine.retry(run_id)
     assert engine.result(run_id, timeout=15) == "done"
     assert counter.read_text() == "x"  # the caught failure was not tried again
+
+
+@tr.step(retry=tr.Retry(attempts=3, initial=0.01))
+def consistency_charge(ledger: str) -> str:
+    info = tr.current_step()
+    assert info is not None
+    with open(ledger, "a") as out:
+        out.write(f"{info.idempotency_key} {info.attempt}\n")
+    if info.attempt < 2:
+        raise ConnectionError("payment API timed out")
+    return info.idempotency_key
+
+
+@tr.step
+async def consistency_async_key() -> str:
+    info = tr.current_step()
+    assert info is not None
+    return f"{info.step}@{info.position}"
+
+
+@tr.workflow
+async def consistency_keys(ctx: tr.Context, ledger: str) -> list[str]:
+    first = await ctx.step(consistency_charge, ledger)
+    second = await ctx.step(consistency_charge, ledger)
+    named = await ctx.step(consistency_async_key)
+    return [first, second, named]
+
+
+def test_each_step_call_has_an_idempotency_key_shared_by_its_attempts(
+    engine: tr.Engine, start_worker, tmp_path: pathlib.Path
+) -> None:
+    ledger = tmp_path / "ledger"
+    start_worker()
+    run_id = engine.start(consistency_keys, str(ledger))
+    first, second, named = engine.result(run_id, timeout=15)
+    assert first == f"{run_id}:0" and second == f"{run_id}:1"
+    assert ledger.read_text().split() == [first, "1", first, "2", second, "1", second, "2"]
+    assert named == "consistency_async_key@2"
+    assert tr.current_step() is None

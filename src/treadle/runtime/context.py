@@ -104,7 +104,7 @@ class StepCall(Generic[R]):
                 try:
                     reply = (
                         True,
-                        execution.invoke_blocking(self._definition, self._args, self._kwargs),
+                        execution.invoke_blocking(self._definition, self._args, self._kwargs, work),
                     )
                 except Exception as exc:
                     reply = (False, exc)

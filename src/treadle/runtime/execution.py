@@ -16,7 +16,7 @@ from treadle.core import codec
 from treadle.core.history import Event, EventKind
 from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry
+from treadle.runtime import ops, registry, step_info
 from treadle.runtime.context import Context, SyncContext
 from treadle.runtime.control import AWAIT, INVOKE, DeadlinePassed, Fenced, Suspend
 from treadle.runtime.group_commit import GroupCommit
@@ -280,7 +280,7 @@ class Execution:
     ) -> Generator[tuple[str, Any], Any, Any]:
         """The attempts of one step with their retries, written once for both drivers.
 
-        It yields ``(INVOKE, None)`` when the step function must run, and is sent back
+        It yields ``(INVOKE, StepInfo)`` when the step function must run, and is sent back
         ``(True, value)`` or ``(False, error)``; it yields ``(AWAIT, awaitable)`` for work on the
         event loop (recording, waiting) and is sent back its result. ``run_step`` drives it
         on the loop; ``SyncContext`` drives it from a sync workflow's own thread, where a
@@ -295,7 +295,10 @@ class Execution:
         while True:
             self.check_deadline()
             started = self._clock()
-            ok, outcome = yield INVOKE, None
+            info = step_info.StepInfo(
+                run_id=self.run_id, step=definition.name, position=position, attempt=attempt
+            )
+            ok, outcome = yield INVOKE, info
             if ok:
                 try:
                     text, value = codec.roundtrip(outcome, what)
@@ -356,7 +359,7 @@ class Execution:
                 return done.value
             if kind is INVOKE:
                 try:
-                    reply = (True, await self._invoke(definition, args, kwargs))
+                    reply = (True, await self._invoke(definition, args, kwargs, work))
                 except Exception as exc:
                     reply = (False, exc)
             else:
@@ -392,31 +395,42 @@ class Execution:
         )
 
     def invoke_blocking(
-        self, definition: registry.StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        definition: registry.StepDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        info: step_info.StepInfo,
     ) -> Any:
         """Call a sync step in the calling thread (a sync workflow's), under its timeout."""
         if definition.timeout is None:
-            return definition.fn(*args, **kwargs)
-        attempt = self._step_threads.submit(definition.fn, *args, **kwargs)
+            return step_info.call_as(info, definition.fn, *args, **kwargs)
+        attempt = self._step_threads.submit(step_info.call_as, info, definition.fn, *args, **kwargs)
         try:
             return attempt.result(timeout=definition.timeout)
         except TimeoutError as exc:
             raise _timed_out(definition) from exc
 
     async def _invoke(
-        self, definition: registry.StepDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        definition: registry.StepDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        info: step_info.StepInfo,
     ) -> Any:
         if definition.is_async:
             running: Any = definition.fn(*args, **kwargs)
         else:
             running = asyncio.get_running_loop().run_in_executor(
-                self._step_threads, functools.partial(definition.fn, *args, **kwargs)
+                self._step_threads,
+                functools.partial(step_info.call_as, info, definition.fn, *args, **kwargs),
             )
-        if definition.timeout is None:
-            return await running
         try:
-            async with asyncio.timeout(definition.timeout):
-                return await running
+            # An async step's body runs in this task, so it sees what is set here.
+            with step_info.Running(info):
+                if definition.timeout is None:
+                    return await running
+                async with asyncio.timeout(definition.timeout):
+                    return await running
         except TimeoutError as exc:
             raise _timed_out(definition) from exc
 
