@@ -175,3 +175,43 @@ def test_each_step_call_has_an_idempotency_key_shared_by_its_attempts(
     assert ledger.read_text().split() == [first, "1", first, "2", second, "1", second, "2"]
     assert named == "consistency_async_key@2"
     assert tr.current_step() is None
+
+
+class ConsistencyInsufficientFunds(Exception):
+    pass
+
+
+@tr.step(retry=tr.Retry(attempts=1))
+def consistency_debit(amount: int) -> None:
+    raise ConsistencyInsufficientFunds(f"cannot take {amount}")
+
+
+@tr.workflow
+async def consistency_pay(ctx: tr.Context, amount: int) -> None:
+    await ctx.step(consistency_debit, amount)
+
+
+@tr.workflow
+async def consistency_parent_pays(ctx: tr.Context) -> str:
+    try:
+        await ctx.child(consistency_pay, 5)
+    except ConsistencyInsufficientFunds as exc:
+        assert isinstance(exc, tr.RunFailedError)
+        return "caught the child's own error type"
+    return "not caught"
+
+
+def test_a_failed_run_raises_its_own_error_type_as_well(engine: tr.Engine, start_worker) -> None:
+    start_worker()
+    run_id = engine.start(consistency_pay, 12)
+    try:
+        engine.result(run_id, timeout=15)
+    except ConsistencyInsufficientFunds as exc:
+        assert isinstance(exc, tr.RunFailedError)
+        assert exc.run_id == run_id
+        assert exc.error_type.endswith("ConsistencyInsufficientFunds")
+        assert "cannot take 12" in str(exc)
+    else:
+        raise AssertionError("result() did not raise")
+    parent = engine.start(consistency_parent_pays)
+    assert engine.result(parent, timeout=15) == "caught the child's own error type"

@@ -16,7 +16,7 @@ from treadle.core import codec, ids
 from treadle.core.history import Event
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry
+from treadle.runtime import ops, registry, remote_errors
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import urls
 from treadle.store.protocol import Row
@@ -72,12 +72,11 @@ def raise_outcome(info: RunInfo) -> Any:
         raise errors.RunCancelledError(message, run_id=info.id)
     if info.status is RunStatus.TIMED_OUT:
         raise errors.RunTimedOutError(message, run_id=info.id)
-    raise errors.RunFailedError(
+    raise remote_errors.run_failed(
+        info.id,
+        error,
         f"run {info.id} ({info.workflow}) failed with {error.get('type', 'an error')}: "
         f"{error.get('message', '')}",
-        run_id=info.id,
-        error_type=error.get("type", ""),
-        remote_traceback=error.get("traceback", ""),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import importlib
 import logging
 import random
 from collections.abc import Callable, Generator
@@ -16,7 +15,7 @@ from treadle.core import codec
 from treadle.core.history import Event, EventKind
 from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry, step_info
+from treadle.runtime import ops, registry, remote_errors, step_info
 from treadle.runtime.context import Context, SyncContext
 from treadle.runtime.control import AWAIT, INVOKE, DeadlinePassed, Fenced, Suspend
 from treadle.runtime.group_commit import GroupCommit
@@ -259,15 +258,10 @@ class Execution:
             raise errors.RunCancelledError(message, run_id=child_id)
         if status == RunStatus.TIMED_OUT:
             raise errors.RunTimedOutError(message, run_id=child_id)
-        raise errors.RunFailedError(
-            message,
-            run_id=child_id,
-            error_type=error.get("type", ""),
-            remote_traceback=error.get("traceback", ""),
-        )
+        raise remote_errors.run_failed(child_id, error, message)
 
     def rebuild_error(self, event: Event, step: str) -> Exception:
-        return rebuild_error((event.data or {}).get("error") or {}, step)
+        return remote_errors.step_error((event.data or {}).get("error") or {}, step)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -336,7 +330,7 @@ class Execution:
             if not again:
                 # Raise what a replay will raise, so code that catches by type takes the same
                 # branch live and on replay; the original stays attached as the cause.
-                rebuilt = rebuild_error(described, definition.name)
+                rebuilt = remote_errors.step_error(described, definition.name)
                 if type(rebuilt) is type(outcome):
                     raise outcome
                 raise rebuilt from outcome
@@ -470,21 +464,3 @@ def _timed_out(definition: registry.StepDefinition) -> errors.StepTimeoutError:
 def _insert_fenced(tx: Transaction, row: dict[str, Any]) -> bool:
     """Insert an event only while the lease holds; a step result only once per position."""
     return tx.execute("insert_event_fenced", row) == 1
-
-
-def rebuild_error(error: dict[str, Any], step: str) -> Exception:
-    """The exception a recorded step failure describes, as close to the original as can be."""
-    type_name, message = error.get("type", ""), error.get("message", "")
-    module_name, _, qualname = type_name.rpartition(".")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-        if isinstance(target, type) and issubclass(target, Exception):
-            rebuilt: Exception = target(*error.get("args", []))
-            return rebuilt
-    except Exception:  # any failure means: describe it instead
-        pass
-    return errors.StepFailedError(
-        f"step {step!r} failed with {type_name}: {message}", error_type=type_name, step=step
-    )
