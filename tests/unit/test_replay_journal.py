@@ -61,8 +61,7 @@ def test_calls_are_indexed_by_position() -> None:
     assert 1 in journal.timers and 1 in journal.fired
     assert replay.payload_of(journal.consumed[2]) == {"ok": True}
     assert journal.children[3].data == {"child_id": "c"}
-    assert journal.outcome_of_child(3) is not None
-    assert journal.outcome_of_child(4) is None
+    assert 3 in journal.child_results and 4 not in journal.child_results
     assert journal.last_position == 3
 
 

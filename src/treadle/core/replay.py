@@ -163,9 +163,6 @@ class RunJournal:
         """
         return position <= self.last_position or self.last_own_event > replayed_through
 
-    def outcome_of_child(self, position: int) -> Event | None:
-        return self.child_results.get(position)
-
 
 def payload_of(event: Event) -> Any:
     data: dict[str, Any] = event.data or {}

@@ -76,6 +76,4 @@ class Retry:
             return False
         return not isinstance(error, self.non_retryable)
 
-
-NO_RETRY = Retry(attempts=1)
 DEFAULT = Retry()
