@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random as random_module
+import time
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -16,7 +17,7 @@ from treadle import errors
 from treadle.core import codec, ids, replay
 from treadle.core.history import Event, EventKind
 from treadle.runtime import registry
-from treadle.runtime.control import INVOKE, EngineSignal, Suspend
+from treadle.runtime.control import INVOKE, WRITE, EngineSignal, Suspend
 
 if TYPE_CHECKING:
     from treadle.runtime.execution import Execution
@@ -79,8 +80,8 @@ class StepCall(Generic[R]):
     def run_blocking(self, on_loop: Callable[[Awaitable[Any]], Any]) -> R:
         """Run the call from a sync workflow's thread and return its result.
 
-        A sync step runs right here; only the journal writes go to the event loop, through
-        ``on_loop``. An async step runs on the loop as a whole.
+        A sync step runs right here, and its journal writes commit right here too, so a step
+        costs no hop to the event loop. An async step runs on the loop as a whole.
         """
         done, recorded = self.recorded()
         if done:
@@ -108,8 +109,11 @@ class StepCall(Generic[R]):
                     )
                 except Exception as exc:
                     reply = (False, exc)
+            elif kind is WRITE:
+                reply = execution.write_now(*work)
             else:
-                reply = on_loop(work)
+                time.sleep(work)
+                reply = None
 
 
 class Context:

@@ -25,4 +25,5 @@ class DeadlinePassed(EngineSignal):
 
 # What ``Execution.step_attempts`` asks of the code that drives it.
 INVOKE = "invoke"  # run the step function once; send back (True, value) or (False, error)
-AWAIT = "await"  # await the given awaitable on the event loop; send back its result
+WRITE = "write"  # commit (operation, notify); send back the operation's return value
+SLEEP = "sleep"  # wait this many seconds; send back None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import random
@@ -17,9 +18,9 @@ from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry, remote_errors, step_info
 from treadle.runtime.context import Context, SyncContext
-from treadle.runtime.control import AWAIT, INVOKE, DeadlinePassed, Fenced, Suspend
+from treadle.runtime.control import INVOKE, SLEEP, WRITE, DeadlinePassed, Fenced, Suspend
 from treadle.runtime.group_commit import GroupCommit
-from treadle.store.protocol import Transaction
+from treadle.store.protocol import Store, Transaction
 
 log = logging.getLogger("treadle.worker")
 
@@ -34,6 +35,7 @@ class Execution:
         claimed: ops.Claimed,
         definition: registry.WorkflowDefinition,
         *,
+        store: Store,
         commits: GroupCommit,
         registry_: registry.Registry,
         clock: Callable[[], float],
@@ -48,6 +50,7 @@ class Execution:
         self.registry = registry_
         self.journal = RunJournal.from_events(self.run_id, claimed.events)
         self.deadline: float | None = claimed.run["deadline"]
+        self._store = store
         self._commits = commits
         self._clock = clock
         self._step_threads = step_threads
@@ -132,23 +135,32 @@ class Execution:
     async def record(self, kind: EventKind, **fields: Any) -> float:
         """Append an event under the lease and return its time; raise ``Fenced`` if the lease
         is gone."""
+        row, event = self._event(kind, fields)
+        self._recorded(
+            await self._commits.submit(functools.partial(_insert_fenced, row=row)), event
+        )
+        return event.at
+
+    def _event(self, kind: EventKind, fields: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+        """The row to insert under the lease, and the event the journal gets once it is in."""
         now = self._clock()
         row = ops.event_row(self.run_id, kind, now, **fields) | self._lease_params
-        if not await self._commits.submit(functools.partial(_insert_fenced, row=row)):
-            raise Fenced()
-        self.journal.add(
-            Event(
-                0,
-                self.run_id,
-                kind,
-                now,
-                fields.get("position"),
-                fields.get("name"),
-                fields.get("attempt"),
-                fields.get("data"),
-            )
+        event = Event(
+            0,
+            self.run_id,
+            kind,
+            now,
+            fields.get("position"),
+            fields.get("name"),
+            fields.get("attempt"),
+            fields.get("data"),
         )
-        return now
+        return row, event
+
+    def _recorded(self, inserted: bool, event: Event) -> None:
+        if not inserted:
+            raise Fenced()
+        self.journal.add(event)
 
     def record_soon(self, kind: EventKind, **fields: Any) -> None:
         """Append an event without waiting; a lost lease shows at the next ``record``."""
@@ -274,16 +286,18 @@ class Execution:
     ) -> Generator[tuple[str, Any], Any, Any]:
         """The attempts of one step with their retries, written once for both drivers.
 
-        It yields ``(INVOKE, StepInfo)`` when the step function must run, and is sent back
-        ``(True, value)`` or ``(False, error)``; it yields ``(AWAIT, awaitable)`` for work on the
-        event loop (recording, waiting) and is sent back its result. ``run_step`` drives it
-        on the loop; ``SyncContext`` drives it from a sync workflow's own thread, where a
-        sync step runs in place instead of hopping to another thread.
+        It does no I/O itself; it yields what it needs done and is sent the answer:
+        ``(INVOKE, StepInfo)``: run the step function once, send ``(True, value)`` or
+        ``(False, error)``; ``(WRITE, (operation, notify))``: commit the operation, send its
+        return value; ``(SLEEP, seconds)``: wait, send nothing. ``run_step`` drives it on the
+        event loop (writes share its group commit); ``SyncContext`` drives it from a sync
+        workflow's own thread, which runs sync steps and commits in place, with no hop to
+        the loop.
         """
         failures = self.journal.attempts_failed(position)
         attempt = len(failures) + 1
         if failures:
-            yield AWAIT, self._wait_until(failures[-1].data.get("retry_at"), position)
+            yield from self._wait_until(failures[-1].data.get("retry_at"), position)
         policy = definition.retry
         what = f"the result of step {definition.name!r}"
         while True:
@@ -299,33 +313,28 @@ class Execution:
                 except errors.SerializationError as exc:
                     ok, outcome = False, exc
                 else:
-                    yield (
-                        AWAIT,
-                        self._record_result(
-                            position, definition.name, attempt, text, value, started
-                        ),
-                    )
+                    row, event = self._result(position, definition.name, attempt, text, started)
+                    inserted = yield WRITE, (functools.partial(_insert_fenced, row=row), False)
+                    self._recorded(inserted, dataclasses.replace(event, data={"result": value}))
                     return value
             again = not isinstance(outcome, errors.SerializationError) and policy.retries(
                 attempt, outcome
             )
             retry_at = self._clock() + policy.delay(attempt, random.random()) if again else None
             described = codec.describe_error(outcome)
-            yield (
-                AWAIT,
-                self.record(
-                    EventKind.STEP_FAILED,
-                    position=position,
-                    name=definition.name,
-                    attempt=attempt,
-                    data={
-                        "error": described,
-                        "retry_at": retry_at,
-                        "final": not again,
-                        "started_at": started,
-                        "worker": self.lease.owner,
-                    },
-                ),
+            data = {
+                "error": described,
+                "retry_at": retry_at,
+                "final": not again,
+                "started_at": started,
+                "worker": self.lease.owner,
+            }
+            row, event = self._event(
+                EventKind.STEP_FAILED,
+                {"position": position, "name": definition.name, "attempt": attempt, "data": data},
+            )
+            self._recorded(
+                (yield WRITE, (functools.partial(_insert_fenced, row=row), False)), event
             )
             if not again:
                 # Raise what a replay will raise, so code that catches by type takes the same
@@ -334,7 +343,7 @@ class Execution:
                 if type(rebuilt) is type(outcome):
                     raise outcome
                 raise rebuilt from outcome
-            yield AWAIT, self._wait_until(retry_at, position)
+            yield from self._wait_until(retry_at, position)
             attempt += 1
 
     async def run_step(
@@ -356,12 +365,24 @@ class Execution:
                     reply = (True, await self._invoke(definition, args, kwargs, work))
                 except Exception as exc:
                     reply = (False, exc)
+            elif kind is WRITE:
+                operation, notify = work
+                reply = await self._commits.submit(operation, notify=notify)
             else:
-                reply = await work
+                await asyncio.sleep(work)
+                reply = None
 
-    async def _record_result(
-        self, position: int, name: str, attempt: int, text: str, value: Any, started: float
-    ) -> None:
+    def write_now(self, operation: Callable[[Transaction], Any], notify: bool) -> Any:
+        """Commit ``operation`` from the calling thread, outside the group commit."""
+        with self._store.transaction() as tx:
+            value = operation(tx)
+        if notify:
+            self._store.notify()
+        return value
+
+    def _result(
+        self, position: int, name: str, attempt: int, text: str, started: float
+    ) -> tuple[dict[str, Any], Event]:
         now = self._clock()
         # The result is already JSON text: splice it in rather than encode it twice.
         row = {
@@ -373,20 +394,8 @@ class Execution:
             "attempt": attempt,
             "data": f'{{"result":{text},"started_at":{started!r},"worker":{self._owner_json}}}',
         } | self._lease_params
-        if not await self._commits.submit(functools.partial(_insert_fenced, row=row)):
-            raise Fenced()
-        self.journal.add(
-            Event(
-                0,
-                self.run_id,
-                EventKind.STEP_COMPLETED,
-                now,
-                position,
-                name,
-                attempt,
-                {"result": value},
-            )
-        )
+        event = Event(0, self.run_id, EventKind.STEP_COMPLETED, now, position, name, attempt)
+        return row, event
 
     def invoke_blocking(
         self,
@@ -428,14 +437,14 @@ class Execution:
         except TimeoutError as exc:
             raise _timed_out(definition) from exc
 
-    async def _wait_until(self, at: float | None, position: int) -> None:
+    def _wait_until(self, at: float | None, position: int) -> Generator[tuple[str, Any], Any, None]:
         if at is None:
             return
         delay = at - self._clock()
         if delay <= 0:
             return
         if delay <= IN_PROCESS_DELAY:
-            await asyncio.sleep(delay)
+            yield SLEEP, delay
             return
         lease = self.lease
 
@@ -447,7 +456,7 @@ class Execution:
             )
             return True
 
-        if not await self._commits.submit(write, notify=True):
+        if not (yield WRITE, (write, True)):
             raise Fenced()
         raise Suspend()
 

@@ -212,6 +212,7 @@ class Worker:
         execution = Execution(
             claimed,
             definition,
+            store=self.store,
             commits=self._commits,
             registry_=self.registry,
             clock=self._clock,
