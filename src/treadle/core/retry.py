@@ -76,4 +76,5 @@ class Retry:
             return False
         return not isinstance(error, self.non_retryable)
 
+
 DEFAULT = Retry()
