@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random as random_module
-import time
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -17,7 +16,7 @@ from treadle import errors
 from treadle.core import codec, ids, replay
 from treadle.core.history import Event, EventKind
 from treadle.runtime import registry
-from treadle.runtime.control import INVOKE, WRITE, EngineSignal, Suspend
+from treadle.runtime.control import EngineSignal, Suspend
 
 if TYPE_CHECKING:
     from treadle.runtime.execution import Execution
@@ -89,31 +88,13 @@ class StepCall(Generic[R]):
         if self._definition.is_async:
             result: R = on_loop(self)
             return result
-        execution = self._ctx._execution
-        attempts = execution.step_attempts(self.position, self._definition)
-        reply: Any = None
-        while True:
-            try:
-                kind, work = attempts.send(reply)
-            except StopIteration as finished:
-                self.settled()
-                return finished.value  # type: ignore[no-any-return]
-            except BaseException:
-                self.settled()
-                raise
-            if kind is INVOKE:
-                try:
-                    reply = (
-                        True,
-                        execution.invoke_blocking(self._definition, self._args, self._kwargs, work),
-                    )
-                except Exception as exc:
-                    reply = (False, exc)
-            elif kind is WRITE:
-                reply = execution.write_now(*work)
-            else:
-                time.sleep(work)
-                reply = None
+        try:
+            value: R = self._ctx._execution.run_step_blocking(
+                self.position, self._definition, self._args, self._kwargs
+            )
+        finally:
+            self.settled()
+        return value
 
 
 class Context:

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -372,13 +373,36 @@ class Execution:
                 await asyncio.sleep(work)
                 reply = None
 
-    def write_now(self, operation: Callable[[Transaction], Any], notify: bool) -> Any:
-        """Commit ``operation`` from the calling thread, outside the group commit."""
-        with self._store.transaction() as tx:
-            value = operation(tx)
-        if notify:
-            self._store.notify()
-        return value
+    def run_step_blocking(
+        self,
+        position: int,
+        definition: registry.StepDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``run_step`` for a sync step called from a sync workflow's own thread: the step
+        runs here and its records are committed from here, with no hop to the event loop."""
+        attempts = self.step_attempts(position, definition)
+        reply: Any = None
+        while True:
+            try:
+                kind, work = attempts.send(reply)
+            except StopIteration as done:
+                return done.value
+            if kind is INVOKE:
+                try:
+                    reply = (True, self._invoke_blocking(definition, args, kwargs, work))
+                except Exception as exc:
+                    reply = (False, exc)
+            elif kind is WRITE:
+                operation, notify = work
+                with self._store.transaction() as tx:
+                    reply = operation(tx)
+                if notify:
+                    self._store.notify()
+            else:
+                time.sleep(work)
+                reply = None
 
     def _result(
         self, position: int, name: str, attempt: int, text: str, started: float
@@ -397,7 +421,7 @@ class Execution:
         event = Event(0, self.run_id, EventKind.STEP_COMPLETED, now, position, name, attempt)
         return row, event
 
-    def invoke_blocking(
+    def _invoke_blocking(
         self,
         definition: registry.StepDefinition,
         args: tuple[Any, ...],
