@@ -48,10 +48,18 @@ class Notifier:
 
 class SocketListener:
     def __init__(self, folder: str) -> None:
-        os.makedirs(folder, exist_ok=True)
+        self._folder = folder
         self._path = os.path.join(folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(self._path)
+        for _ in range(3):
+            os.makedirs(folder, exist_ok=True)
+            try:
+                self._socket.bind(self._path)
+                break
+            except FileNotFoundError:
+                continue  # the last listener removed the folder just now: make it again
+        else:
+            self._socket.bind(self._path)
         self._socket.setblocking(False)
 
     def fileno(self) -> int:
@@ -72,3 +80,5 @@ class SocketListener:
         self._socket.close()
         with contextlib.suppress(OSError):
             os.unlink(self._path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self._folder)  # only succeeds for the last listener
