@@ -62,7 +62,6 @@ def test_synchronous_option_is_accepted(tmp_path: Path, mode: str) -> None:
         ("sqlite:///x.db?cache=shared", "unknown option"),
         ("sqlite:///x.db?synchronous=full&journal=off", "journal"),
         ("sqlite:///x.db?synchronous=off", "synchronous"),
-        ("postgresql://user@host/db", "PostgreSQL"),
         ("", "non-empty"),
     ],
 )

@@ -8,7 +8,7 @@ import urllib.parse
 from treadle import errors
 from treadle.runtime.engine import Engine
 from treadle.store import urls
-from treadle.store.sqlite import SQLiteStore
+from treadle.store.protocol import Store
 
 
 def sqlite_path(url: str) -> str | None:
@@ -40,7 +40,7 @@ def open_engine(url: str, *, create: bool) -> Engine:
     return Engine(url, migrate=create)
 
 
-def open_migrated_store(url: str) -> SQLiteStore:
+def open_migrated_store(url: str) -> Store:
     """A store with the current schema, created or upgraded as ``Engine`` does, for workers."""
     store = urls.open_store(url)
     try:

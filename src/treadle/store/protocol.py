@@ -36,6 +36,10 @@ class Store(Protocol):
         """A read-write transaction, committed when the block ends without an error."""
         ...
 
+    def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:
+        """A transaction for reading: a consistent view of the database."""
+        ...
+
     def migrate(self) -> tuple[int, int]:
         """Create or upgrade the schema; return the versions before and after."""
         ...

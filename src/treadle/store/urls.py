@@ -5,13 +5,15 @@ from __future__ import annotations
 import urllib.parse
 
 from treadle import errors
+from treadle.store.protocol import Store
 from treadle.store.sqlite import SQLiteStore
 
 DEFAULT_URL = "sqlite:///treadle.db"
 
 
-def open_store(url: str) -> SQLiteStore:
-    """Open the store a URL names: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``.
+def open_store(url: str) -> Store:
+    """Open the store a URL names: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, or
+    ``postgresql://user:password@host:5432/database``.
 
     ``?synchronous=full`` on a SQLite URL keeps commits through a power loss.
     """
@@ -37,9 +39,10 @@ def open_store(url: str) -> SQLiteStore:
             )
         return SQLiteStore(path, synchronous=options.get("synchronous", "normal").lower())
     if parsed.scheme in ("postgresql", "postgres"):
-        raise errors.UsageError(
-            "PostgreSQL is not supported by this Treadle release yet: use a sqlite:/// URL"
-        )
+        # Imported here so that SQLite users need not have the PostgreSQL driver.
+        from treadle.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise errors.UsageError(
         f"cannot tell which database {url!r} names: use a URL such as {DEFAULT_URL!r}"
     )

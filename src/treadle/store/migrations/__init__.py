@@ -17,3 +17,19 @@ def scripts(dialect: str) -> list[tuple[int, str]]:
 
 def latest(dialect: str) -> int:
     return scripts(dialect)[-1][0]
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a migration script, in order (each ends with ``;`` at a line end)."""
+    found: list[str] = []
+    pending: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not pending:
+            continue
+        pending.append(line)
+        if line.rstrip().endswith(";"):
+            found.append("\n".join(pending).strip())
+            pending = []
+    if any(line.strip() and not line.strip().startswith("--") for line in pending):
+        raise ValueError(f"a migration ends in an unfinished statement: {pending!r}")
+    return found

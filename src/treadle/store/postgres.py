@@ -1,0 +1,278 @@
+"""The production backend: PostgreSQL, shared by workers on any number of machines.
+
+PostgreSQL is the distributed engine: workers claim tasks with ``FOR UPDATE SKIP LOCKED``,
+wake each other with ``LISTEN``/``NOTIFY``, and fence late writes by the same lease epochs as
+on SQLite. Treadle runs no consensus protocol of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from treadle import errors
+from treadle.store import migrations, queries
+from treadle.store.protocol import Params, Row
+
+DIALECT = "postgres"
+CHANNEL = "treadle"
+# Any constant works, as long as every Treadle process uses the same one.
+MIGRATION_LOCK = 7_204_115_111
+log = logging.getLogger("treadle.store")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
+    if isinstance(exc, psycopg.OperationalError):
+        return errors.DatabaseUnavailableError(
+            f"cannot reach PostgreSQL at {url} ({str(exc).strip()}): check that the server "
+            "runs, that the host, port, user and database in the URL are right, and that this "
+            "machine may connect"
+        )
+    return errors.StoreError(f"PostgreSQL error on {url}: {str(exc).strip()}")
+
+
+class _Transaction:
+    __slots__ = ("_connection", "_sql")
+
+    def __init__(self, connection: psycopg.Connection[Row], sql: dict[str, str]) -> None:
+        self._connection = connection
+        self._sql = sql
+
+    def execute(self, query: str, params: Params = ()) -> int:
+        return self._connection.execute(self._sql[query], params or None).rowcount
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        return self._connection.execute(self._sql[query], params or None).fetchone()
+
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
+        return self._connection.execute(self._sql[query], params or None).fetchall()
+
+    def execute_many(self, query: str, rows: Sequence[Params]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(self._sql[query], rows)
+
+
+class PostgresStore:
+    """A Treadle database in PostgreSQL.
+
+    One connection, used under a lock; it is opened again (with backoff, for up to
+    ``reconnect_timeout`` seconds) when the server restarts or the network drops.
+    """
+
+    dialect = DIALECT
+
+    def __init__(self, url: str, *, reconnect_timeout: float = 60.0) -> None:
+        self._dsn = url
+        self.url = redact(url)
+        self._sql = queries.load(DIALECT)
+        self._lock = threading.RLock()
+        self._reconnect_timeout = reconnect_timeout
+        self._connection: psycopg.Connection[Row] | None = None
+        self._connected()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open(self) -> psycopg.Connection[Row]:
+        return psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5)
+
+    def _connected(self) -> psycopg.Connection[Row]:
+        connection = self._connection
+        if connection is not None and not connection.closed and not connection.broken:
+            return connection
+        # The very first connection fails at once (the URL is likely wrong); a lost one is
+        # tried again with backoff, since a restarting server comes back in seconds.
+        first = connection is None
+        give_up, pause, warned = time.monotonic() + self._reconnect_timeout, 0.1, False
+        while True:
+            try:
+                self._connection = self._open()
+            except psycopg.Error as exc:
+                if first or time.monotonic() >= give_up:
+                    raise _translate(exc, self.url) from exc
+                if not warned:
+                    log.warning("lost PostgreSQL at %s (%s); reconnecting", self.url, exc)
+                    warned = True
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                continue
+            if warned:
+                log.warning("reconnected to PostgreSQL at %s", self.url)
+            return self._connection
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        with self._lock:
+            connection = self._connected()
+            try:
+                with connection.transaction():
+                    yield _Transaction(connection, self._sql)
+            except psycopg.Error as exc:
+                raise _translate(exc, self.url) from exc
+
+    snapshot = transaction
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int | None:
+        with self.transaction() as tx:
+            return self._version(tx)
+
+    def _version(self, tx: _Transaction) -> int | None:
+        connection = tx._connection
+        tables = {
+            row["table_name"]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            ).fetchall()
+        }
+        if "treadle_meta" not in tables:
+            if tables:
+                raise errors.NotATreadleDatabaseError(
+                    f"{self.url} holds tables of another application "
+                    f"({', '.join(sorted(tables)[:5])}): give Treadle a database (or schema) "
+                    "of its own."
+                )
+            return None
+        row = tx.fetch_one("get_meta", {"key": "schema_version"})
+        return int(row["value"]) if row else None
+
+    def check_schema(self) -> None:
+        found, expected = self.schema_version(), migrations.latest(DIALECT)
+        if found is None:
+            raise errors.SchemaOutdatedError(
+                f"{self.url} has no Treadle schema yet: run `treadle migrate`"
+            )
+        if found > expected:
+            raise errors.SchemaTooNewError(
+                f"{self.url} has schema version {found}, written by a newer Treadle; this "
+                f"Treadle knows versions up to {expected}: upgrade Treadle to use this database."
+            )
+        if found < expected:
+            raise errors.SchemaOutdatedError(
+                f"{self.url} has schema version {found} and this Treadle needs {expected}: "
+                "run `treadle migrate`."
+            )
+
+    def migrate(self) -> tuple[int, int]:
+        latest = migrations.latest(DIALECT)
+        with self.transaction() as tx:
+            # Two processes migrating at once take turns here, and the second sees the work
+            # of the first.
+            tx._connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            before = self._version(tx) or 0
+            if before > latest:
+                self.check_schema()
+            for version, script in migrations.scripts(DIALECT):
+                if version > before:
+                    for statement in migrations.statements(script):
+                        tx._connection.execute(statement.encode())
+                    tx.execute("set_meta", {"key": "schema_version", "value": str(version)})
+        return before, latest
+
+    # -- wake-ups and housekeeping -----------------------------------------------------------
+
+    def notify(self) -> None:
+        try:
+            with self._lock:
+                self._connected().execute(f"NOTIFY {CHANNEL}")
+        except (psycopg.Error, errors.StoreError):
+            pass  # listeners also poll: a lost wake-up delays work, it never loses it
+
+    def listener(self) -> Listener:
+        return Listener(self._dsn, self.url)
+
+    def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL checkpoints and vacuums on its own schedule."""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+class Listener:
+    """``LISTEN`` on a connection of its own, in a thread that reconnects as needed.
+
+    Each notification becomes a byte on a local socket pair, whose read end is what
+    ``fileno`` returns: it stays the same across reconnects, so an event loop can watch it.
+    """
+
+    def __init__(self, dsn: str, url: str) -> None:
+        self._dsn, self._url = dsn, url
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._closing = threading.Event()
+        self._connection: psycopg.Connection[Any] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="treadle-listen", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _listen(self) -> None:
+        pause = 0.1
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as connection:
+                    self._connection = connection
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    self._poke()  # anything sent while we were away is looked at now
+                    pause = 0.1
+                    while not self._closing.is_set():
+                        # A timeout, so that closing never waits on a quiet channel for long.
+                        for _ in connection.notifies(timeout=1.0):
+                            self._poke()
+            except psycopg.Error:
+                if self._closing.is_set():
+                    return
+                self._ready.set()
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _poke(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._writer.send(b"!")
+
+    def fileno(self) -> int:
+        return self._reader.fileno()
+
+    def wait(self, timeout: float) -> bool:
+        readable, _, _ = select.select([self._reader], [], [], max(0.0, timeout))
+        if readable:
+            self.drain()
+        return bool(readable)
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while self._reader.recv(4096):
+                pass
+
+    def close(self) -> None:
+        # The thread notices within a second and closes its connection; nobody waits for it.
+        self._closing.set()
+        self._reader.close()
+        self._writer.close()

@@ -1,0 +1,139 @@
+-- Named queries for PostgreSQL, under the same names and parameters as SQLite's. Each block starts with a "-- name:" line.
+
+-- name: insert_run
+INSERT INTO runs (id, workflow, version, status, queue, priority, parent_id, parent_position,
+                  input, created_at, updated_at, deadline)
+VALUES (%(id)s, %(workflow)s, %(version)s, 'pending', %(queue)s, %(priority)s, %(parent_id)s, %(parent_position)s,
+        %(input)s, %(now)s, %(now)s, %(deadline)s)
+ON CONFLICT (id) DO NOTHING
+
+-- name: get_run
+SELECT * FROM runs WHERE id = %(id)s
+
+-- name: get_runs
+SELECT * FROM runs WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
+  AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s)
+  AND (%(before)s::text IS NULL OR id < %(before)s)
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: count_runs_by_status
+SELECT status, count(*) AS n FROM runs GROUP BY status
+
+-- name: unfinished_children
+SELECT id FROM runs
+WHERE parent_id = %(id)s AND status IN ('pending', 'running', 'waiting')
+
+-- name: insert_event
+INSERT INTO history (run_id, kind, at, position, name, attempt, data)
+VALUES (%(run_id)s, %(kind)s, %(at)s, %(position)s, %(name)s, %(attempt)s, %(data)s)
+
+-- name: insert_event_fenced
+INSERT INTO history (run_id, kind, at, position, name, attempt, data)
+SELECT %(run_id)s, %(kind)s, %(at)s, %(position)s, %(name)s, %(attempt)s, %(data)s
+WHERE EXISTS (SELECT 1 FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s)
+ON CONFLICT DO NOTHING
+
+-- name: history
+SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
+
+-- name: histories
+SELECT * FROM history WHERE run_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)) ORDER BY id
+
+-- name: start_run
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('pending', 'waiting', 'running')
+
+-- name: set_status
+UPDATE runs SET status = %(status)s, updated_at = %(now)s WHERE id = %(id)s
+
+-- name: finish_run
+UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, finished_at = %(now)s,
+                updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
+
+-- name: reopen_run
+UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
+                updated_at = %(now)s, deadline = %(deadline)s
+WHERE id = %(id)s AND status IN ('failed', 'timed_out')
+
+-- name: holds_lease
+SELECT 1 AS held FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
+
+-- name: wake_run
+INSERT INTO tasks (run_id, queue, priority, available_at)
+SELECT id, queue, priority, %(now)s FROM runs
+WHERE id = %(run_id)s AND status IN ('pending', 'running', 'waiting')
+ON CONFLICT (run_id) DO UPDATE SET wake = 1, available_at = LEAST(tasks.available_at, excluded.available_at)
+
+-- name: claim_tasks
+UPDATE tasks SET owner = %(owner)s, lease_until = %(lease_until)s, epoch = epoch + 1, wake = 0
+WHERE run_id IN (
+    SELECT run_id FROM tasks
+    WHERE queue IN (SELECT jsonb_array_elements_text(%(queues)s::jsonb))
+      AND available_at <= %(now)s
+      AND (owner IS NULL OR lease_until < %(now)s)
+    ORDER BY priority DESC, available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING run_id, epoch
+
+-- name: renew_leases
+UPDATE tasks SET lease_until = %(lease_until)s WHERE owner = %(owner)s
+
+-- name: delete_task
+DELETE FROM tasks WHERE run_id = %(run_id)s
+
+-- name: delete_task_fenced
+DELETE FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
+
+-- name: delete_task_unless_woken
+DELETE FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s AND wake = 0
+
+-- name: release_task
+UPDATE tasks SET owner = NULL, lease_until = NULL, wake = 0, available_at = %(available_at)s
+WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
+
+-- name: release_owner
+UPDATE tasks SET owner = NULL, lease_until = NULL, available_at = %(now)s WHERE owner = %(owner)s
+
+-- name: next_task_at
+SELECT min(CASE WHEN owner IS NULL THEN available_at ELSE lease_until END) AS at FROM tasks
+WHERE queue IN (SELECT jsonb_array_elements_text(%(queues)s::jsonb))
+
+-- name: insert_timer
+INSERT INTO timers (run_id, position, fire_at) VALUES (%(run_id)s, %(position)s, %(fire_at)s)
+ON CONFLICT DO NOTHING
+
+-- name: due_timers
+SELECT run_id, position FROM timers WHERE fire_at <= %(now)s ORDER BY fire_at LIMIT %(limit)s
+
+-- name: next_timer_at
+SELECT min(fire_at) AS at FROM timers
+
+-- name: delete_timer
+DELETE FROM timers WHERE run_id = %(run_id)s AND position = %(position)s
+
+-- name: delete_timers
+DELETE FROM timers WHERE run_id = %(run_id)s
+
+-- name: overdue_runs
+SELECT id FROM runs
+WHERE deadline IS NOT NULL AND deadline <= %(now)s AND status IN ('pending', 'running', 'waiting')
+LIMIT %(limit)s
+
+-- name: next_deadline_at
+SELECT min(deadline) AS at FROM runs
+WHERE deadline IS NOT NULL AND status IN ('pending', 'running', 'waiting')
+
+-- name: get_meta
+SELECT value FROM treadle_meta WHERE key = %(key)s
+
+-- name: set_meta
+INSERT INTO treadle_meta (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
