@@ -1,14 +1,29 @@
-"""Shared fixtures: a SQLite file per test, an engine on it, embedded workers, and waiting."""
+"""Shared fixtures: a database per test (SQLite, and PostgreSQL for the runtime suite), an
+engine on it, embedded workers, and waiting.
+
+The runtime integration tests (tests/integration/test_runtime_*.py) run once per backend.
+PostgreSQL is the server named by ``TREADLE_TEST_POSTGRES`` (a URL to a database the tests may
+use to create others) or the one on 127.0.0.1:5432; when none answers, those tests fail with
+a message saying so: they are never skipped.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 import treadle as tr
+from treadle.store import urls
+
+POSTGRES_ADMIN = os.environ.get(
+    "TREADLE_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/postgres"
+)
 
 # Short leases and polls keep the suite fast; every test gets these unless it says otherwise.
 WORKER_DEFAULTS: dict[str, Any] = {
@@ -18,14 +33,75 @@ WORKER_DEFAULTS: dict[str, Any] = {
 }
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    backends = ["sqlite"]
+    # Tests that open the SQLite file themselves (db_path) stay on SQLite.
+    if metafunc.module.__name__.split(".")[-1].startswith("test_runtime_") and (
+        "db_path" not in metafunc.fixturenames
+    ):
+        backends.append("postgres")
+    metafunc.parametrize("backend", backends)
+
+
 @pytest.fixture
 def db_path(tmp_path: Any) -> str:
     return str(tmp_path / "t.db")
 
 
+def _database_url(admin: str, name: str) -> str:
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A database with the current schema, cloned for each test that runs on PostgreSQL."""
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"no PostgreSQL server answers at {POSTGRES_ADMIN} ({exc}); start one, or name one "
+            "with TREADLE_TEST_POSTGRES=postgresql://user@host:port/database",
+            pytrace=False,
+        )
+    name = f"treadle_template_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    store = urls.open_store(_database_url(POSTGRES_ADMIN, name))
+    store.migrate()
+    store.close()
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 @pytest.fixture
-def db_url(db_path: str) -> str:
-    return f"sqlite:///{db_path}"
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    """A fresh database with the current schema, dropped after the test."""
+    name = f"treadle_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    try:
+        yield _database_url(POSTGRES_ADMIN, name)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        value: str = request.getfixturevalue("postgres_url")
+        return value
+    return f"sqlite:///{tmp_path / 't.db'}"
 
 
 @pytest.fixture
