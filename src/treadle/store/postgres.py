@@ -123,12 +123,29 @@ class PostgresStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Transaction]:
         with self._lock:
-            connection = self._connected()
+            connection, begun = self._begin()
             try:
-                with connection.transaction():
+                with begun:
                     yield _Transaction(connection, self._sql)
             except psycopg.Error as exc:
                 raise _translate(exc, self.url) from exc
+
+    def _begin(self) -> tuple[psycopg.Connection[Row], contextlib.ExitStack]:
+        # A connection that died while idle (server restart, killed backend) shows it only
+        # when used: nothing has been done yet at BEGIN, so it is safe to open another.
+        for attempt in range(2):
+            connection = self._connected()
+            stack = contextlib.ExitStack()
+            try:
+                stack.enter_context(connection.transaction())
+            except psycopg.OperationalError as exc:
+                if attempt == 0 and connection.broken:
+                    continue
+                raise _translate(exc, self.url) from exc
+            except psycopg.Error as exc:
+                raise _translate(exc, self.url) from exc
+            return connection, stack
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     snapshot = transaction
 

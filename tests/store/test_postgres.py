@@ -1,0 +1,168 @@
+"""The PostgreSQL backend on a real server: claims, wake-ups, reconnects and schema checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+import treadle as tr
+from treadle.core import codec
+from treadle.runtime import ops
+from treadle.store import urls
+from treadle.store.protocol import Store
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[Store]:
+    opened = urls.open_store(postgres_url)
+    yield opened
+    opened.close()
+
+
+@tr.step
+async def pg_noop(i: int) -> int:
+    return i
+
+
+@tr.workflow
+async def pg_single(ctx: tr.Context, i: int) -> int:
+    return await ctx.step(pg_noop, i)
+
+
+def _start_runs(url: str, count: int) -> list[str]:
+    with tr.Engine(url) as engine:
+        return [engine.start(pg_single, i) for i in range(count)]
+
+
+def test_concurrent_claims_never_take_the_same_run(postgres_url: str) -> None:
+    started = set(_start_runs(postgres_url, 200))
+    claimed: dict[str, list[str]] = {"a": [], "b": []}
+
+    def claimer(owner: str) -> None:
+        store = urls.open_store(postgres_url)
+        try:
+            while True:
+                with store.transaction() as tx:
+                    got = ops.claim(tx, owner, ["default"], 7, time.time(), 30.0)
+                if not got:
+                    return
+                claimed[owner].extend(item.lease.run_id for item in got)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=claimer, args=(owner,)) for owner in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not set(claimed["a"]) & set(claimed["b"])
+    assert set(claimed["a"]) | set(claimed["b"]) == started
+    assert claimed["a"] and claimed["b"]  # both got work: SKIP LOCKED, not a queue behind a lock
+
+
+def test_a_notification_wakes_an_idle_worker_long_before_its_poll(postgres_url: str) -> None:
+    with tr.Engine(postgres_url) as engine, engine.worker(poll_interval=30.0):
+        engine.result(engine.start(pg_single, 0), timeout=10)  # warm up
+        began = time.monotonic()
+        assert engine.result(engine.start(pg_single, 1), timeout=10) == 1
+        assert time.monotonic() - began < 1.0
+
+
+def test_the_store_reconnects_after_its_connection_is_killed(store: Store, postgres_url: str):
+    with store.transaction() as tx:
+        tx.fetch_one("get_meta", {"key": "schema_version"})
+    database = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+    # The next transaction finds the connection dead at BEGIN and opens another.
+    with store.transaction() as tx:
+        row = tx.fetch_one("get_meta", {"key": "schema_version"})
+    assert row is not None
+
+
+def test_a_run_survives_its_workers_connection_being_killed(postgres_url: str) -> None:
+    with tr.Engine(postgres_url) as engine, engine.worker(lease_seconds=2.0, poll_interval=0.1):
+        assert engine.result(engine.start(pg_single, 1), timeout=10) == 1
+        database = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        assert engine.result(engine.start(pg_single, 2), timeout=20) == 2
+
+
+def test_another_applications_database_is_refused_untouched(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE treadle_meta, runs, history, tasks, timers")
+        connection.execute("CREATE TABLE invoices (id int)")
+    with pytest.raises(tr.StoreError, match="another application"):
+        tr.Engine(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    assert tables == [("invoices",)]
+
+
+def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("UPDATE treadle_meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(tr.StoreError, match="newer Treadle"):
+        tr.Engine(postgres_url)
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    began = time.monotonic()
+    with pytest.raises(tr.StoreError, match="cannot reach PostgreSQL"):
+        tr.Engine("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert time.monotonic() - began < 10
+
+
+def test_the_password_never_shows() -> None:
+    secret = "postgresql://root:hunter2@127.0.0.1:1/x"
+    with pytest.raises(tr.StoreError) as error:
+        urls.open_store(secret)
+    assert "hunter2" not in str(error.value)
+
+
+def test_migrating_twice_at_once_applies_the_schema_once(postgres_template: str) -> None:
+    admin_url = __import__("conftest").POSTGRES_ADMIN
+    name = f"treadle_migrate_{int(time.time() * 1000)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        results: list[tuple[int, int]] = []
+
+        def migrate() -> None:
+            store = urls.open_store(url)
+            try:
+                results.append(store.migrate())
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=migrate) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results) == [(0, 1), (1, 1), (1, 1)]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_query_parameters_are_json_arrays_like_sqlite(store: Store) -> None:
+    with store.transaction() as tx:
+        rows = tx.fetch_all("get_runs", {"ids": codec.encode(["a", "b"], "ids")})
+    assert rows == []
