@@ -22,7 +22,7 @@ import treadle as tr
 from treadle.store import urls
 
 POSTGRES_ADMIN = os.environ.get(
-    "TREADLE_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/postgres"
+    "TREADLE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
 # Short leases and polls keep the suite fast; every test gets these unless it says otherwise.

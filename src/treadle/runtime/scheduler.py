@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 
+from treadle import errors
 from treadle.runtime import ops
 from treadle.runtime.group_commit import GroupCommit
 from treadle.store.protocol import Transaction
+
+log = logging.getLogger("treadle.worker")
 
 BATCH = 200
 # Notifications come in bursts (every finished run sends one); look at most this often.
@@ -43,7 +47,12 @@ async def run(
 ) -> None:
     while True:
         wake.clear()
-        changed, upcoming = await commits.submit(functools.partial(tick, now=clock()))
+        try:
+            changed, upcoming = await commits.submit(functools.partial(tick, now=clock()))
+        except errors.StoreError as exc:
+            # The database is away: try again after a poll interval, it reconnects by itself.
+            log.warning("could not fire timers (%s); retrying", exc)
+            changed, upcoming = 0, None
         if changed:
             notify()
             continue

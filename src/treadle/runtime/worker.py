@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from treadle import errors
+from treadle.core import codec
 from treadle.core.history import EventKind
 from treadle.runtime import ops, registry, scheduler
 from treadle.runtime.execution import Execution
@@ -188,7 +189,13 @@ class Worker:
                         now=now,
                         lease_seconds=options.lease_seconds,
                     )
-                    claimed = await self._commits.submit(claim)
+                    try:
+                        claimed = await self._commits.submit(claim)
+                    except errors.StoreError as exc:
+                        # The database is away (restarting, say): keep the runs we hold,
+                        # look again after a pause; the store reconnects by itself.
+                        log.warning("worker %s could not claim work (%s); retrying", self.id, exc)
+                        claimed = []
                     for item in claimed:
                         self._start(item)
                     if claimed and len(claimed) < free:
@@ -280,7 +287,13 @@ class Worker:
             await asyncio.sleep(interval)
             until = self._clock() + self.options.lease_seconds
             try:
-                await self._commits.submit(functools.partial(_renew, owner=self.id, until=until))
+                # Only the runs still executing here: a run whose execution ended without
+                # handing its task back (the database was away) must reach its expiry and
+                # move on, not be kept by this worker's heartbeat forever.
+                ids = codec.encode(list(self._active), "run ids")
+                await self._commits.submit(
+                    functools.partial(_renew, owner=self.id, until=until, ids=ids)
+                )
             except errors.StoreError:
                 log.warning("worker %s could not renew its leases; retrying", self.id)
 
@@ -325,5 +338,5 @@ class Worker:
             self.store.notify()
 
 
-def _renew(tx: Transaction, *, owner: str, until: float) -> int:
-    return tx.execute("renew_leases", {"owner": owner, "lease_until": until})
+def _renew(tx: Transaction, *, owner: str, until: float, ids: str) -> int:
+    return tx.execute("renew_leases", {"owner": owner, "lease_until": until, "ids": ids})

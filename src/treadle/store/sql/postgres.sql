@@ -84,7 +84,8 @@ WHERE run_id IN (
 RETURNING run_id, epoch
 
 -- name: renew_leases
-UPDATE tasks SET lease_until = %(lease_until)s WHERE owner = %(owner)s
+UPDATE tasks SET lease_until = %(lease_until)s
+WHERE owner = %(owner)s AND run_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
 
 -- name: delete_task
 DELETE FROM tasks WHERE run_id = %(run_id)s

@@ -82,7 +82,8 @@ WHERE run_id IN (
 RETURNING run_id, epoch
 
 -- name: renew_leases
-UPDATE tasks SET lease_until = :lease_until WHERE owner = :owner
+UPDATE tasks SET lease_until = :lease_until
+WHERE owner = :owner AND run_id IN (SELECT value FROM json_each(:ids))
 
 -- name: delete_task
 DELETE FROM tasks WHERE run_id = :run_id
