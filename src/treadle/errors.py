@@ -4,6 +4,8 @@
     ├── UsageError                     bad input from the caller; nothing was stored
     │   ├── SerializationError         a value is not JSON
     │   ├── RegistrationError          a workflow or step definition is wrong
+    │   │   └── InvalidNetError        a Petri net is malformed (unknown place, bad weight, ...)
+    │   │       └── PnmlError          a PNML document cannot be read as a place/transition net
     │   ├── UnknownWorkflowError       no workflow has that name
     │   └── StepOutsideWorkflowError   a step function was called directly
     ├── RunError                       about one run (carries ``run_id``)
@@ -67,6 +69,18 @@ class RegistrationError(UsageError):
     """A workflow or step definition is not valid."""
 
     code = "registration"
+
+
+class InvalidNetError(RegistrationError):
+    """The Petri net is not well formed: fix the place, transition or arc named here."""
+
+    code = "invalid_net"
+
+
+class PnmlError(InvalidNetError):
+    """The PNML document cannot be read as a place/transition net (ISO/IEC 15909-2)."""
+
+    code = "pnml"
 
 
 class UnknownWorkflowError(UsageError):
