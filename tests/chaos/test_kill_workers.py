@@ -28,7 +28,6 @@ import chaos_app
 import pytest
 
 import treadle as tr
-from treadle.store import wakeup
 
 pytestmark = pytest.mark.chaos
 
@@ -87,7 +86,6 @@ class Workers:
 
     def __init__(self, folder: Path, database_url: str, trace_path: Path, count: int) -> None:
         self._folder = folder
-        self._wake_folder = Path(wakeup.folder_for(database_url.removeprefix("sqlite:///")))
         self._command = worker_command(database_url)
         python_path = [str(CHAOS_DIR), os.environ.get("PYTHONPATH", "")]
         self._env = os.environ | {
@@ -95,15 +93,18 @@ class Workers:
             chaos_app.LOG_ENV: str(trace_path),
         }
         self._outputs: list[Path] = []
+        self._output_of: dict[int, Path] = {}
         self.slots = [self._spawn() for _ in range(count)]
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         output = self._folder / f"worker-{len(self._outputs)}.log"
         self._outputs.append(output)
         with output.open("wb") as out:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 self._command, cwd=self._folder, env=self._env, stdout=out, stderr=out
             )
+        self._output_of[process.pid] = output
+        return process
 
     def kill(self, slot: int, *, restart: bool = True) -> Kill:
         process = self.slots[slot]
@@ -129,13 +130,11 @@ class Workers:
                 )
 
     def ready(self) -> bool:
-        """Whether every worker is serving: it listens for wake-ups once its loop runs."""
+        """Whether every worker is serving: each says so once its loop runs."""
         self.check_alive()
-        try:
-            listening = {name.split("-")[0] for name in os.listdir(self._wake_folder)}
-        except FileNotFoundError:
-            return False
-        return all(str(process.pid) in listening for process in self.slots)
+        return all(
+            b" started: " in self._output_of[process.pid].read_bytes() for process in self.slots
+        )
 
     def terminate(self) -> list[int | None]:
         """SIGTERM every worker; their exit codes (None for one that did not exit in time)."""
@@ -247,7 +246,10 @@ def plan_runs() -> list[tuple[str, tr.Workflow[..., Any], tuple[int, ...]]]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path / 'chaos.db'}"
 
 
