@@ -1,0 +1,122 @@
+"""Property tests: the packed search and Karp-Miller agree with brute force on small nets."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from treadle.core.nets import coverability, explore, model
+
+CAP = 400
+
+PLACES = ("p0", "p1", "p2", "p3")
+
+
+@st.composite
+def nets(draw: st.DrawFn) -> model.Net:
+    places = PLACES[: draw(st.integers(1, len(PLACES)))]
+    weights = st.dictionaries(st.sampled_from(places), st.integers(1, 3), max_size=2)
+    transitions = tuple(
+        model.Transition(
+            name=f"t{i}",
+            inputs=draw(weights),
+            outputs=draw(weights),
+            resets=draw(st.frozensets(st.sampled_from(places), max_size=1))
+            if draw(st.integers(0, 4)) == 0
+            else frozenset(),
+        )
+        for i in range(draw(st.integers(1, 4)))
+    )
+    initial = draw(st.dictionaries(st.sampled_from(places), st.integers(0, 3), max_size=3))
+    return model.Net(places=places, transitions=transitions, initial=initial)
+
+
+def key(net: model.Net, marking: model.Marking) -> tuple[int, ...]:
+    return net.vector(marking)
+
+
+def brute_force(net: model.Net) -> tuple[dict[tuple[int, ...], int], int, set[str]] | None:
+    """Distances of all reachable markings, the edge count and the transitions ever enabled."""
+    start = dict(net.initial)
+    distance = {key(net, start): 0}
+    queue = deque([start])
+    edges = 0
+    enabled: set[str] = set()
+    while queue:
+        marking = queue.popleft()
+        for t in net.transitions:
+            if all(marking.get(p, 0) >= w for p, w in t.inputs.items()):
+                enabled.add(t.name)
+                edges += 1
+                after = net.fire(marking, t.name)
+                if key(net, after) not in distance:
+                    if len(distance) >= CAP:
+                        return None
+                    distance[key(net, after)] = distance[key(net, marking)] + 1
+                    queue.append(after)
+    return distance, edges, enabled
+
+
+@settings(max_examples=300, deadline=None)
+@given(nets())
+def test_search_agrees_with_brute_force(net: model.Net) -> None:
+    reference = brute_force(net)
+    space = explore.explore(net, max_states=CAP * 4)
+    if reference is None:
+        assert space.states > CAP
+        return
+    distance, edges, enabled = reference
+    assert space.complete
+    assert space.states == len(distance)
+    assert space.edges == edges
+    assert space.enabled_somewhere == enabled
+    found = {
+        key(net, space.marking(m)): depth for depth, level in enumerate(space.levels) for m in level
+    }
+    assert found == distance  # breadth-first levels are the distances
+    for i, place in enumerate(net.places):
+        assert space.place_bounds[place] == max(vector[i] for vector in distance)
+    assert space.max_tokens_per_marking() == max(sum(vector) for vector in distance)
+    dead = {
+        vector
+        for vector in distance
+        if not any(
+            all(vector[net.places.index(p)] >= w for p, w in t.inputs.items())
+            for t in net.transitions
+        )
+    }
+    assert {key(net, space.marking(m)) for _, m in space.dead} == dead
+    for depth, packed in space.dead:
+        witness = space.witness(depth, packed)
+        assert len(witness) == distance[key(net, space.marking(packed))]  # shortest
+        marking: dict[str, int] = dict(net.initial)
+        for name in witness:
+            marking = net.fire(marking, name)
+        assert marking == space.marking(packed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nets())
+def test_coverability_is_sound_and_complete(net: model.Net) -> None:
+    reference = brute_force(net)
+    cover = coverability.coverability(net, max_nodes=2_000)
+    if reference is not None:
+        # A finite state space means no place can be proved unbounded.
+        assert cover.bounded is not False
+        if not net.has_resets:
+            assert cover.bounded is True
+        return
+    for proof in cover.unbounded:
+        if proof.pumped:
+            continue
+        # Replay the witness: the loop fires again from where it ends and grows its places.
+        marking: dict[str, int] = dict(net.initial)
+        for name in proof.prefix:
+            marking = net.fire(marking, name)
+        before = marking
+        for _ in range(3):
+            for name in proof.loop:
+                marking = net.fire(marking, name)
+        assert all(marking.get(p, 0) > before.get(p, 0) for p in proof.places)
