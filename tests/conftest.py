@@ -1,7 +1,8 @@
 """Shared fixtures: a database per test (SQLite, and PostgreSQL for the runtime suite), an
 engine on it, embedded workers, and waiting.
 
-The runtime integration tests (tests/integration/test_runtime_*.py) run once per backend.
+The store contract suite (tests/store) and the runtime integration tests
+(tests/integration/test_runtime_*.py) run once per backend.
 PostgreSQL is the server named by ``TREADLE_TEST_POSTGRES`` (a URL to a database the tests may
 use to create others) or the one on 127.0.0.1:5432; when none answers, those tests fail with
 a message saying so: they are never skipped.
@@ -10,6 +11,7 @@ a message saying so: they are never skipped.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,10 +39,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     backends = ["sqlite"]
-    # Tests that open the SQLite file themselves (db_path) stay on SQLite.
-    if metafunc.module.__name__.split(".")[-1].startswith("test_runtime_") and (
-        "db_path" not in metafunc.fixturenames
-    ):
+    # The store contract suite and the runtime suite run on both backends; tests that open
+    # the SQLite file themselves (db_path) stay on SQLite.
+    path = metafunc.definition.path
+    contract = path.parent.name == "store" or path.name.startswith("test_runtime_")
+    if contract and "db_path" not in metafunc.fixturenames:
         backends.append("postgres")
     metafunc.parametrize("backend", backends)
 
@@ -57,14 +60,7 @@ def _database_url(admin: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A database with the current schema, cloned for each test that runs on PostgreSQL."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.fail(
-            f"no PostgreSQL server answers at {POSTGRES_ADMIN} ({exc}); start one, or name one "
-            "with TREADLE_TEST_POSTGRES=postgresql://user@host:port/database",
-            pytrace=False,
-        )
+    admin = _admin()
     name = f"treadle_template_{uuid.uuid4().hex[:10]}"
     admin.execute(f"CREATE DATABASE {name}")
     store = urls.open_store(_database_url(POSTGRES_ADMIN, name))
@@ -88,6 +84,48 @@ def postgres_url(postgres_template: str) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_db_url(backend: str, tmp_path: Any) -> Iterator[str]:
+    """A database with no tables at all, dropped after the test."""
+    if backend != "postgres":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"treadle_empty_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _database_url(POSTGRES_ADMIN, name)
+    finally:
+        with _admin() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _admin() -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"no PostgreSQL server answers at {POSTGRES_ADMIN} ({exc}); start one, or name one "
+            "with TREADLE_TEST_POSTGRES=postgresql://user@host:port/database",
+            pytrace=False,
+        )
+
+
+def run_sql(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run one statement on a test database outside Treadle, as another program would."""
+    if url.startswith("sqlite:///"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            rows = connection.execute(sql).fetchall()
+            connection.commit()
+        finally:
+            connection.close()
+        return rows
+    with psycopg.connect(url, autocommit=True) as pg:
+        cursor = pg.execute(sql.encode())
+        return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture

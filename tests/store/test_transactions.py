@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from treadle.store.sqlite import SQLiteStore
+from treadle.store import urls
+from treadle.store.protocol import Store
 
 
 def new_run(id: str, now: float = 1.0) -> dict[str, object]:
@@ -30,14 +31,14 @@ def new_run(id: str, now: float = 1.0) -> dict[str, object]:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    store = SQLiteStore(str(tmp_path / "tx.db"))
+def store(db_url: str) -> Iterator[Store]:
+    store = urls.open_store(db_url)
     store.migrate()
     yield store
     store.close()
 
 
-def test_commit_keeps_the_writes(store: SQLiteStore) -> None:
+def test_commit_keeps_the_writes(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.execute("insert_run", new_run("a")) == 1
     with store.transaction() as tx:
@@ -45,7 +46,7 @@ def test_commit_keeps_the_writes(store: SQLiteStore) -> None:
     assert row is not None and row["status"] == "pending"
 
 
-def test_an_error_rolls_the_transaction_back(store: SQLiteStore) -> None:
+def test_an_error_rolls_the_transaction_back(store: Store) -> None:
     class Boom(Exception):
         pass
 
@@ -72,7 +73,7 @@ def test_an_error_rolls_the_transaction_back(store: SQLiteStore) -> None:
         assert tx.execute("insert_run", new_run("b")) == 1
 
 
-def test_a_base_exception_rolls_back_too(store: SQLiteStore) -> None:
+def test_a_base_exception_rolls_back_too(store: Store) -> None:
     with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
         tx.execute("insert_run", new_run("c"))
         raise KeyboardInterrupt()
@@ -80,7 +81,7 @@ def test_a_base_exception_rolls_back_too(store: SQLiteStore) -> None:
         assert tx.fetch_one("get_run", {"id": "c"}) is None
 
 
-def test_snapshot_sees_committed_rows(store: SQLiteStore) -> None:
+def test_snapshot_sees_committed_rows(store: Store) -> None:
     with store.transaction() as tx:
         tx.execute("insert_run", new_run("d"))
     with store.snapshot() as tx:
@@ -90,10 +91,10 @@ def test_snapshot_sees_committed_rows(store: SQLiteStore) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from treadle.store.sqlite import SQLiteStore
+    from treadle.store import urls
 
-    path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = SQLiteStore(path, busy_timeout=60.0)
+    url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = urls.open_store(url)
     for i in range(count):
         run_id = f"{name}-{i}"
         with store.transaction() as tx:
@@ -111,11 +112,11 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_several_processes_write_to_one_file(store: SQLiteStore) -> None:
+def test_several_processes_write_to_one_database(store: Store, db_url: str) -> None:
     processes, per_process = 4, 100
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, store.path, f"p{n}", str(per_process)],
+            [sys.executable, "-c", WRITER, db_url, f"p{n}", str(per_process)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=os.environ | {"PYTHONWARNINGS": "error"},
