@@ -24,7 +24,7 @@ MCC = Path(__file__).resolve().parents[2] / "shared" / "mcc"
 
 
 def measure(name: str) -> dict[str, object]:
-    net = model.Net.from_pnml(str(MCC / f"{name}.pnml"))
+    net = model.Net.from_pnml((MCC / f"{name}.pnml").read_bytes())
     expected = json.loads((MCC / "oracle.json").read_text()).get(name, {})
     started = time.perf_counter()
     space = explore.explore(net, max_states=100_000_000)

@@ -17,7 +17,7 @@ TOO_BIG_FOR_THE_SUITE = {"Kanban-PT-00005"}
 @pytest.mark.parametrize("name", [n for n in nets_mcc.NAMES if n not in TOO_BIG_FOR_THE_SUITE])
 def test_state_space_matches_the_oracle(name: str) -> None:
     expected = nets_mcc.oracle()[name]
-    net = model.Net.from_pnml(str(nets_mcc.folder() / f"{name}.pnml"))
+    net = model.Net.from_pnml((nets_mcc.folder() / f"{name}.pnml").read_bytes())
     space = explore.explore(net, max_states=10 * expected["states"])
     assert space.complete
     assert space.states == expected["states"]
@@ -31,7 +31,7 @@ def test_every_mcc_net_has_a_reference() -> None:
 
 
 def test_the_state_bound_stops_the_search_and_says_so() -> None:
-    net = model.Net.from_pnml(str(nets_mcc.folder() / "Philosophers-PT-000010.pnml"))
+    net = model.Net.from_pnml((nets_mcc.folder() / "Philosophers-PT-000010.pnml").read_bytes())
     space = explore.explore(net, max_states=1_000)
     assert not space.complete
     assert 1_000 < space.states < 59_049

@@ -194,7 +194,7 @@ class Net:
 
     @classmethod
     def from_pnml(cls, source: str | bytes) -> Net:
-        """Read a place/transition net from PNML text, bytes or a file path (ISO/IEC 15909-2)."""
+        """Read a place/transition net from a PNML document's text or bytes (ISO/IEC 15909-2)."""
         # pnml builds Nets, so importing it at the top of this module would be a cycle.
         from treadle.core.nets import pnml as pnml_io
 

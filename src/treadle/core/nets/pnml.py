@@ -8,7 +8,6 @@ add and requires other tools to ignore. On input, reset arcs are also recognised
 
 from __future__ import annotations
 
-import pathlib
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterator
@@ -69,14 +68,12 @@ def _nodes(element: ET.Element) -> Iterator[ET.Element]:
 
 
 def _parse(source: str | bytes) -> ET.Element:
+    # ``core`` reads no files: callers pass the document's text or bytes.
     if isinstance(source, str) and not source.lstrip().startswith("<"):
-        # A path. This and the ``to_pnml`` string are the only file contact in ``core``:
-        # ``Net.from_pnml(path)`` is the documented entry point, and reading a file the caller
-        # names involves no clock, environment or shared state.
-        try:
-            source = pathlib.Path(source).read_bytes()
-        except OSError as exc:
-            raise errors.PnmlError(f"cannot read PNML file {source!r}: {exc}") from exc
+        raise errors.PnmlError(
+            "a PNML document starts with '<': pass the file's contents "
+            "(for example Path(name).read_bytes()), not its name"
+        )
     try:
         return ET.fromstring(source)
     except ET.ParseError as exc:
