@@ -49,3 +49,17 @@ def test_benchmark_prints_one_json_line(script: str, tmp_path: pathlib.Path) -> 
     assert figures["backend"] == "sqlite"
     numbers = [v for k, v in figures.items() if k.endswith(("_ms", "_step", "second", "seconds"))]
     assert numbers and all(isinstance(v, float) and v > 0 for v in numbers)
+
+
+def test_the_net_benchmark_prints_one_json_line_per_net(tmp_path: pathlib.Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "nets_reachability.py"), "--net", "ERK-PT-000001"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip())
+    assert figures["net"] == "ERK-PT-000001"
+    assert figures["markings"] == 13 and figures["matches_oracle"] is True
