@@ -166,3 +166,24 @@ def test_query_parameters_are_json_arrays_like_sqlite(store: Store) -> None:
     with store.transaction() as tx:
         rows = tx.fetch_all("get_runs", {"ids": codec.encode(["a", "b"], "ids")})
     assert rows == []
+
+
+def test_threads_waiting_on_one_engine_all_wake_at_once(postgres_url: str) -> None:
+    with tr.Engine(postgres_url) as engine, engine.worker(poll_interval=30.0):
+        engine.result(engine.start(pg_single, 0), timeout=10)  # warm up
+        run_ids = [engine.start(pg_single, i) for i in range(1, 9)]
+        took: dict[str, float] = {}
+
+        def wait(run_id: str) -> None:
+            began = time.monotonic()
+            engine.result(run_id, timeout=10)
+            took[run_id] = time.monotonic() - began
+
+        threads = [threading.Thread(target=wait, args=(run_id,)) for run_id in run_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+        assert len(took) == len(run_ids)
+        # Each waiter hears every wake-up: none sits out a one-second re-check.
+        assert max(took.values()) < 0.8, took

@@ -19,7 +19,7 @@ from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry, remote_errors
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import urls
-from treadle.store.protocol import Listener, Row
+from treadle.store.protocol import Row
 
 MAX_PAGE = 1000
 
@@ -100,8 +100,6 @@ class Engine:
         self.registry = registry_ or registry.default_registry
         self._clock = clock
         self._store = urls.open_store(database)
-        self._listener: Listener | None = None
-        self._listener_lock = threading.Lock()
         try:
             if migrate:
                 self._store.migrate()
@@ -162,31 +160,26 @@ class Engine:
         did not succeed, and ``ResultTimeoutError`` when ``timeout`` seconds pass first.
         """
         give_up = None if timeout is None else time.monotonic() + timeout
-        listening = False
-        while True:
-            info = self.get(run_id)
-            if info.status.finished:
-                return raise_outcome(info)
-            if not listening:
-                self._listen()
-                listening = True
-                continue  # look again now that no notification can be missed
-            remaining = 1.0 if give_up is None else give_up - time.monotonic()
-            if remaining <= 0:
-                raise errors.ResultTimeoutError(
-                    f"run {run_id} is still {info.status} after {timeout} s; it goes on "
-                    "running (is a worker serving its queue?)",
-                    run_id=run_id,
-                )
-            # Shared by the threads of this engine: one that misses a wake-up another took
-            # looks again within a second.
-            self._listen().wait(min(remaining, 1.0))
-
-    def _listen(self) -> Listener:
-        with self._listener_lock:
-            if self._listener is None:
-                self._listener = self._store.listener()
-            return self._listener
+        listener = None
+        try:
+            while True:
+                info = self.get(run_id)
+                if info.status.finished:
+                    return raise_outcome(info)
+                if listener is None:
+                    listener = self._store.listener()
+                    continue  # look again now that no notification can be missed
+                remaining = 1.0 if give_up is None else give_up - time.monotonic()
+                if remaining <= 0:
+                    raise errors.ResultTimeoutError(
+                        f"run {run_id} is still {info.status} after {timeout} s; it goes on "
+                        "running (is a worker serving its queue?)",
+                        run_id=run_id,
+                    )
+                listener.wait(min(remaining, 1.0))
+        finally:
+            if listener is not None:
+                listener.close()
 
     def signal(self, run_id: str, name: str, payload: Any = None) -> None:
         """Deliver the signal ``name`` with ``payload`` to a run waiting (now or later) for it."""
@@ -278,8 +271,6 @@ class Engine:
         return EmbeddedWorker(self.database, self.registry, WorkerOptions(**options))
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
         self._store.close()
 
     def __enter__(self) -> Engine:

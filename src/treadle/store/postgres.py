@@ -15,7 +15,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -87,6 +86,7 @@ class PostgresStore:
         self._lock = threading.RLock()
         self._reconnect_timeout = reconnect_timeout
         self._connection: psycopg.Connection[Row] | None = None
+        self._hub: _Hub | None = None
         self._connected()
 
     # -- connections -------------------------------------------------------------------------
@@ -218,43 +218,60 @@ class PostgresStore:
             pass  # listeners also poll: a lost wake-up delays work, it never loses it
 
     def listener(self) -> Listener:
-        return Listener(self._dsn, self.url)
+        with self._lock:
+            if self._hub is None:
+                self._hub = _Hub(self._dsn)
+            hub = self._hub
+        return hub.subscribe()
 
     def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL checkpoints and vacuums on its own schedule."""
 
     def close(self) -> None:
         with self._lock:
+            if self._hub is not None:
+                self._hub.close()
+                self._hub = None
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
 
 
-class Listener:
-    """``LISTEN`` on a connection of its own, in a thread that reconnects as needed.
+class _Hub:
+    """One ``LISTEN`` connection per store, in a thread that reconnects as needed, fanning
+    each notification out to every open ``Listener``.
 
-    Each notification becomes a byte on a local socket pair, whose read end is what
-    ``fileno`` returns: it stays the same across reconnects, so an event loop can watch it.
+    A listener is then only a socket pair: ``Engine.result`` may open one per call, and
+    threads waiting at once each get every wake-up, without a connection each.
     """
 
-    def __init__(self, dsn: str, url: str) -> None:
-        self._dsn, self._url = dsn, url
-        self._reader, self._writer = socket.socketpair()
-        self._reader.setblocking(False)
-        self._writer.setblocking(False)
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._listeners: set[Listener] = set()
+        self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._connection: psycopg.Connection[Any] | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="treadle-listen", daemon=True)
         self._thread.start()
+
+    def subscribe(self) -> Listener:
+        listener = Listener(self)
+        with self._lock:
+            self._listeners.add(listener)
+        # Only once LISTEN runs can a caller look at the database knowing that no later
+        # change goes unnoticed; a server that is away makes this wait short, not fatal.
         self._ready.wait(5)
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
 
     def _listen(self) -> None:
         pause = 0.1
         while not self._closing.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as connection:
-                    self._connection = connection
                     connection.execute(f"LISTEN {CHANNEL}")
                     self._ready.set()
                     self._poke()  # anything sent while we were away is looked at now
@@ -271,7 +288,28 @@ class Listener:
                 pause = min(pause * 2, 2.0)
 
     def _poke(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.poke()
+
+    def close(self) -> None:
+        # The thread notices within a second and closes its connection; nobody waits for it.
+        self._closing.set()
+
+
+class Listener:
+    """Notifications for one waiter: readable (``fileno``) once one arrived since ``drain``."""
+
+    def __init__(self, hub: _Hub) -> None:
+        self._hub = hub
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def poke(self) -> None:
+        # A full buffer already says "look"; a closed one has nobody left to tell.
+        with contextlib.suppress(OSError):
             self._writer.send(b"!")
 
     def fileno(self) -> int:
@@ -289,7 +327,6 @@ class Listener:
                 pass
 
     def close(self) -> None:
-        # The thread notices within a second and closes its connection; nobody waits for it.
-        self._closing.set()
+        self._hub.unsubscribe(self)
         self._reader.close()
         self._writer.close()
