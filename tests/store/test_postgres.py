@@ -11,6 +11,7 @@ import pytest
 
 import treadle as tr
 from treadle.core import codec
+from treadle.core.history import EventKind
 from treadle.runtime import ops
 from treadle.store import urls
 from treadle.store.protocol import Store
@@ -187,3 +188,61 @@ def test_threads_waiting_on_one_engine_all_wake_at_once(postgres_url: str) -> No
         assert len(took) == len(run_ids)
         # Each waiter hears every wake-up: none sits out a one-second re-check.
         assert max(took.values()) < 0.8, took
+
+
+def _step_result(lease: ops.Lease) -> dict[str, object]:
+    row = ops.event_row(lease.run_id, EventKind.STEP_COMPLETED, time.time(), position=0, name="s")
+    return row | lease.params() | {"data": '{"result": 1}'}
+
+
+def test_a_claim_waits_for_a_result_being_recorded_under_the_old_lease(
+    postgres_url: str,
+) -> None:
+    _start_runs(postgres_url, 1)
+    old, new = urls.open_store(postgres_url), urls.open_store(postgres_url)
+    try:
+        with old.transaction() as tx:
+            (first,) = ops.claim(tx, "old", ["default"], 1, time.time(), 0.01)
+        later = time.time() + 60  # the old lease has long expired
+        with old.transaction() as tx:
+            assert tx.execute("insert_event_fenced", _step_result(first.lease)) == 1
+            with new.transaction() as other:
+                # Skipped while the result is uncommitted, so no replay can miss it.
+                assert ops.claim(other, "new", ["default"], 1, later, 30.0) == []
+        with new.transaction() as tx:
+            (second,) = ops.claim(tx, "new", ["default"], 1, later, 30.0)
+        assert second.lease.epoch == first.lease.epoch + 1
+        assert EventKind.STEP_COMPLETED in [event.kind for event in second.events]
+    finally:
+        old.close()
+        new.close()
+
+
+def test_a_result_recorded_under_a_lease_being_taken_over_is_refused(postgres_url: str) -> None:
+    (run_id,) = _start_runs(postgres_url, 1)
+    old, new = urls.open_store(postgres_url), urls.open_store(postgres_url)
+    try:
+        with old.transaction() as tx:
+            (first,) = ops.claim(tx, "old", ["default"], 1, time.time(), 0.01)
+        inserted: list[int] = []
+        with new.transaction() as tx:
+            assert ops.claim(tx, "new", ["default"], 1, time.time() + 60, 30.0)
+            writer = threading.Thread(
+                target=lambda: inserted.append(_insert(old, _step_result(first.lease)))
+            )
+            writer.start()
+            writer.join(0.5)
+            assert writer.is_alive()  # waiting for the claim to commit or roll back
+        writer.join(10)
+        assert inserted == [0]
+        with new.snapshot() as tx:
+            kinds = [row["kind"] for row in tx.fetch_all("history", {"run_id": run_id})]
+        assert "step_completed" not in kinds
+    finally:
+        old.close()
+        new.close()
+
+
+def _insert(store: Store, row: dict[str, object]) -> int:
+    with store.transaction() as tx:
+        return tx.execute("insert_event_fenced", row)

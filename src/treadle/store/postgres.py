@@ -27,6 +27,8 @@ DIALECT = "postgres"
 CHANNEL = "treadle"
 # Any constant works, as long as every Treadle process uses the same one.
 MIGRATION_LOCK = 7_204_115_111
+_SNAPSHOT = psycopg.IsolationLevel.REPEATABLE_READ
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 log = logging.getLogger("treadle.store")
 
 
@@ -123,20 +125,38 @@ class PostgresStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Transaction]:
         with self._lock:
-            connection, begun = self._begin()
+            connection, begun = self._begin(snapshot=False)
             try:
                 with begun:
                     yield _Transaction(connection, self._sql)
             except psycopg.Error as exc:
                 raise _translate(exc, self.url) from exc
 
-    def _begin(self) -> tuple[psycopg.Connection[Row], contextlib.ExitStack]:
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[_Transaction]:
+        """A read-only transaction on one snapshot: a run and its history read in it agree,
+        which READ COMMITTED (a new snapshot per statement) would not promise."""
+        with self._lock:
+            connection, begun = self._begin(snapshot=True)
+            try:
+                with begun:
+                    yield _Transaction(connection, self._sql)
+            except psycopg.Error as exc:
+                raise _translate(exc, self.url) from exc
+
+    def _begin(self, *, snapshot: bool) -> tuple[psycopg.Connection[Row], contextlib.ExitStack]:
         # A connection that died while idle (server restart, killed backend) shows it only
         # when used: nothing has been done yet at BEGIN, so it is safe to open another.
         for attempt in range(2):
             connection = self._connected()
             stack = contextlib.ExitStack()
             try:
+                # Read by psycopg when it sends BEGIN; set every time, so that a new
+                # connection after a reconnect gets them too. A block nested in another
+                # (check_schema inside migrate) is a savepoint of the outer one.
+                if connection.info.transaction_status == _IDLE:
+                    connection.isolation_level = _SNAPSHOT if snapshot else None
+                    connection.read_only = True if snapshot else None
                 stack.enter_context(connection.transaction())
             except psycopg.OperationalError as exc:
                 if attempt == 0 and connection.broken:
@@ -146,8 +166,6 @@ class PostgresStore:
                 raise _translate(exc, self.url) from exc
             return connection, stack
         raise AssertionError("unreachable: the second attempt returns or raises")
-
-    snapshot = transaction
 
     # -- schema ------------------------------------------------------------------------------
 

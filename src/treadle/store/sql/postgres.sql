@@ -34,9 +34,15 @@ INSERT INTO history (run_id, kind, at, position, name, attempt, data)
 VALUES (%(run_id)s, %(kind)s, %(at)s, %(position)s, %(name)s, %(attempt)s, %(data)s)
 
 -- name: insert_event_fenced
+-- FOR SHARE holds the lease until this transaction ends: a claim in flight is waited for and
+-- then seen (the epoch moved, nothing is inserted), and a new claim skips the task until the
+-- event is committed, so the next owner's replay always reads it. SQLite gets the same from
+-- its single writer.
 INSERT INTO history (run_id, kind, at, position, name, attempt, data)
 SELECT %(run_id)s, %(kind)s, %(at)s, %(position)s, %(name)s, %(attempt)s, %(data)s
-WHERE EXISTS (SELECT 1 FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s)
+WHERE EXISTS (
+    SELECT 1 FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
+    FOR SHARE)
 ON CONFLICT DO NOTHING
 
 -- name: history
