@@ -1,8 +1,8 @@
 """Shared fixtures: a database per test (SQLite, and PostgreSQL for the runtime suite), an
 engine on it, embedded workers, and waiting.
 
-The store contract suite (tests/store) and the runtime integration tests
-(tests/integration/test_runtime_*.py) run once per backend.
+The store contract suite (tests/store), the runtime integration tests
+(tests/integration/test_runtime_*.py) and the chaos tests run once per backend.
 PostgreSQL is the server named by ``TREADLE_TEST_POSTGRES`` (a URL to a database the tests may
 use to create others) or the one on 127.0.0.1:5432; when none answers, those tests fail with
 a message saying so: they are never skipped.
@@ -39,10 +39,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     backends = ["sqlite"]
-    # The store contract suite and the runtime suite run on both backends; tests that open
-    # the SQLite file themselves (db_path) stay on SQLite.
+    # The store contract suite, the runtime suite and the chaos tests run on both backends;
+    # tests that open the SQLite file themselves (db_path) stay on SQLite.
     path = metafunc.definition.path
-    contract = path.parent.name == "store" or path.name.startswith("test_runtime_")
+    contract = path.parent.name in ("store", "chaos") or path.name.startswith("test_runtime_")
     if contract and "db_path" not in metafunc.fixturenames:
         backends.append("postgres")
     metafunc.parametrize("backend", backends)
