@@ -24,6 +24,7 @@
     │   └── WaitTimeoutError           ``wait_for`` reached its timeout
     └── StoreError                     the database could not do what was asked
         ├── DatabaseUnavailableError   cannot open or reach the database
+        ├── TransactionConflictError   rolled back for a deadlock or serialization failure
         └── SchemaError
             ├── NotATreadleDatabaseError
             ├── SchemaTooNewError      written by a newer Treadle
@@ -197,6 +198,13 @@ class DatabaseUnavailableError(StoreError):
     """The database cannot be opened or reached."""
 
     code = "database_unavailable"
+
+
+class TransactionConflictError(StoreError):
+    """Another transaction got in the way (a deadlock, a serialization failure) and the
+    database rolled this one back; nothing was written: try again."""
+
+    code = "transaction_conflict"
 
 
 class SchemaError(StoreError):

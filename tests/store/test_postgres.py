@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
 import treadle as tr
+from treadle import errors
 from treadle.core import codec
 from treadle.core.history import EventKind
 from treadle.runtime import ops
-from treadle.store import urls
-from treadle.store.protocol import Store
+from treadle.store import transact, urls
+from treadle.store.protocol import Store, Transaction
 
 
 @pytest.fixture
@@ -246,3 +247,86 @@ def test_a_result_recorded_under_a_lease_being_taken_over_is_refused(postgres_ur
 def _insert(store: Store, row: dict[str, object]) -> int:
     with store.transaction() as tx:
         return tx.execute("insert_event_fenced", row)
+
+
+def test_a_wake_up_racing_a_cancel_leaves_no_task_behind(postgres_url: str) -> None:
+    (run_id,) = _start_runs(postgres_url, 1)
+    waker, canceller = urls.open_store(postgres_url), urls.open_store(postgres_url)
+    try:
+        with waker.transaction() as tx:  # the run waits, with no task: as a suspended run
+            tx.execute("delete_task", {"run_id": run_id})
+            tx.execute("set_status", {"id": run_id, "status": "waiting", "now": time.time()})
+        with waker.transaction() as tx:
+            tx.execute("wake_run", {"run_id": run_id, "now": time.time()})  # a child ended
+            cancel = threading.Thread(
+                target=lambda: _in_transaction(
+                    canceller, lambda other: ops.cancel(other, run_id, time.time())
+                )
+            )
+            cancel.start()
+            cancel.join(0.5)
+        cancel.join(10)
+        with waker.snapshot() as tx:
+            assert tx.fetch_one("get_run", {"id": run_id})["status"] == "cancelled"
+            due = tx.fetch_one("next_task_at", {"queues": '["default"]'})
+        assert due is not None and due["at"] is None  # no task left to resurrect the run
+    finally:
+        waker.close()
+        canceller.close()
+
+
+def _in_transaction(store: Store, operation: Callable[[Transaction], object]) -> None:
+    with store.transaction() as tx:
+        operation(tx)
+
+
+def _deadlock(url: str, retrying: bool) -> tuple[list[int], list[BaseException]]:
+    """Two transactions update two runs in opposite orders; return the attempts each made
+    and the errors they ended with."""
+    run_ids = _start_runs(url, 2)
+    stores = [urls.open_store(url), urls.open_store(url)]
+    both_hold_one = threading.Barrier(2, timeout=5)
+    attempts, failures = [0, 0], []
+
+    def update_both(me: int) -> None:
+        order = run_ids if me == 0 else run_ids[::-1]
+
+        def operation(tx: Transaction) -> None:
+            attempts[me] += 1
+            tx.execute("set_status", {"id": order[0], "status": "waiting", "now": 1.0})
+            if attempts[me] == 1:
+                both_hold_one.wait()  # each holds one run and reaches for the other's
+            tx.execute("set_status", {"id": order[1], "status": "waiting", "now": 1.0})
+
+        try:
+            if retrying:
+                transact.run(stores[me], operation)
+            else:
+                _in_transaction(stores[me], operation)
+        except tr.StoreError as exc:
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=update_both, args=(me,)) for me in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+    finally:
+        for store in stores:
+            store.close()
+    return attempts, failures
+
+
+def test_a_deadlock_is_a_conflict_to_try_again(postgres_url: str) -> None:
+    attempts, failures = _deadlock(postgres_url, retrying=False)
+    assert attempts == [1, 1]
+    assert len(failures) == 1
+    assert isinstance(failures[0], errors.TransactionConflictError)
+    assert "try again" in str(failures[0])
+
+
+def test_transact_runs_a_deadlocks_victim_again(postgres_url: str) -> None:
+    attempts, failures = _deadlock(postgres_url, retrying=True)
+    assert failures == []
+    assert sorted(attempts) == [1, 2]

@@ -18,8 +18,8 @@ from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry, remote_errors
 from treadle.runtime.worker import Worker, WorkerOptions
-from treadle.store import urls
-from treadle.store.protocol import Row
+from treadle.store import transact, urls
+from treadle.store.protocol import Row, Transaction
 
 MAX_PAGE = 1000
 
@@ -140,8 +140,7 @@ class Engine:
             input=input_text,
             deadline=now + definition.timeout if definition.timeout else None,
         )
-        with self._store.transaction() as tx:
-            existing = ops.create_run(tx, run, now)
+        existing = transact.run(self._store, lambda tx: ops.create_run(tx, run, now))
         if existing is not None:
             if existing["workflow"] != definition.name:
                 raise errors.RunConflictError(
@@ -186,25 +185,28 @@ class Engine:
         if not isinstance(name, str) or not name:
             raise errors.UsageError(f"a signal needs a name (a non-empty string), not {name!r}")
         text = codec.encode(payload, f"the payload of signal {name!r}")
-        with self._store.transaction() as tx:
-            ops.signal(tx, run_id, name, text, self._clock())
+        now = self._clock()
+        transact.run(self._store, lambda tx: ops.signal(tx, run_id, name, text, now))
         self._store.notify()
 
     def cancel(self, run_id: str) -> None:
         """Cancel the run and, with it, its unfinished children."""
-        with self._store.transaction() as tx:
-            ops.cancel(tx, run_id, self._clock())
+        now = self._clock()
+        transact.run(self._store, lambda tx: ops.cancel(tx, run_id, now))
         self._store.notify()
 
     def retry(self, run_id: str) -> None:
         """Send a failed or timed-out run back to work, resuming from its failed step."""
         now = self._clock()
-        with self._store.transaction() as tx:
+
+        def retry(tx: Transaction) -> None:
             row = ops.get_run(tx, run_id)
             deadline = None
             if row["deadline"] is not None:
                 deadline = now + (row["deadline"] - row["created_at"])
             ops.retry(tx, run_id, now, deadline)
+
+        transact.run(self._store, retry)
         self._store.notify()
 
     # -- inspecting --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from treadle.runtime import ops, registry, remote_errors, step_info
 from treadle.runtime.context import Context, SyncContext
 from treadle.runtime.control import INVOKE, SLEEP, WRITE, DeadlinePassed, Fenced, Suspend
 from treadle.runtime.group_commit import GroupCommit
+from treadle.store import transact
 from treadle.store.protocol import Store, Transaction
 
 log = logging.getLogger("treadle.worker")
@@ -396,8 +397,7 @@ class Execution:
                     reply = (False, exc)
             elif kind is WRITE:
                 operation, notify = work
-                with self._store.transaction() as tx:
-                    reply = operation(tx)
+                reply = transact.run(self._store, operation)
                 if notify:
                     self._store.notify()
             else:

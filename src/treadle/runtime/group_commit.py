@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
+from treadle.store import transact
 from treadle.store.protocol import Store, Transaction
 
 T = TypeVar("T")
@@ -68,8 +69,7 @@ class GroupCommit:
         notify, self._notify_after = self._notify_after, False
         self._scheduled = False
         try:
-            with self._store.transaction() as tx:
-                values = [operation(tx) for operation, _ in batch]
+            values = transact.run(self._store, lambda tx: [operation(tx) for operation, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][1]._resolve(None, exc)
@@ -87,8 +87,7 @@ class GroupCommit:
     def _commit_alone(self, item: tuple[Operation, Committed[Any]]) -> None:
         operation, committed = item
         try:
-            with self._store.transaction() as tx:
-                value = operation(tx)
+            value = transact.run(self._store, operation)
         except Exception as exc:
             committed._resolve(None, exc)
         else:

@@ -282,10 +282,18 @@ def claim(
     )
     if not rows:
         return []
-    epochs = {row["run_id"]: row["epoch"] for row in rows}
-    for run_id, epoch in epochs.items():
-        tx.execute("start_run", {"id": run_id, "now": now})
+    epochs: dict[str, int] = {}
+    for row in rows:
+        run_id, epoch = row["run_id"], row["epoch"]
+        if not tx.execute("start_run", {"id": run_id, "now": now}):
+            # A task left behind by a run that finished (on PostgreSQL, a wake-up that
+            # raced the run's end): nothing to do, and it must not come back.
+            tx.execute("delete_task", {"run_id": run_id})
+            continue
+        epochs[run_id] = epoch
         append(tx, run_id, EventKind.RUN_STARTED, now, data={"worker": owner, "epoch": epoch})
+    if not epochs:
+        return []
     ids = codec.encode(list(epochs), "run ids")
     runs = {row["id"]: row for row in tx.fetch_all("get_runs", {"ids": ids})}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}

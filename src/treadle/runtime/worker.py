@@ -22,6 +22,7 @@ from treadle.core.history import EventKind
 from treadle.runtime import ops, registry, scheduler
 from treadle.runtime.execution import Execution
 from treadle.runtime.group_commit import GroupCommit
+from treadle.store import transact
 from treadle.store.protocol import Store, Transaction
 
 log = logging.getLogger("treadle.worker")
@@ -325,8 +326,10 @@ class Worker:
 
     def _release_all(self) -> None:
         try:
-            with self.store.transaction() as tx:
-                released = tx.execute("release_owner", {"owner": self.id, "now": self._clock()})
+            now = self._clock()
+            released = transact.run(
+                self.store, lambda tx: tx.execute("release_owner", {"owner": self.id, "now": now})
+            )
         except errors.StoreError:
             log.warning(
                 "worker %s could not hand back its runs; they move on when their leases expire",

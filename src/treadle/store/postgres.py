@@ -41,14 +41,29 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+# SQLSTATE classes and codes that mean the server, the network or the credentials are the
+# problem: the connection (08), the server going away (57P0x), the login (28) or a missing
+# database (3D).
+_UNAVAILABLE = ("08", "28", "3D", "57P01", "57P02", "57P03")
+# Deadlock detected and serialization failure: the transaction can simply be run again.
+_CONFLICT = ("40P01", "40001")
+
+
 def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
-    if isinstance(exc, psycopg.OperationalError):
+    text = str(exc).strip()
+    state = exc.sqlstate or ""
+    if state.startswith(_CONFLICT):
+        return errors.TransactionConflictError(
+            f"PostgreSQL at {url} rolled the transaction back ({text}); nothing was written: "
+            "try again"
+        )
+    if isinstance(exc, psycopg.OperationalError) and (not state or state.startswith(_UNAVAILABLE)):
         return errors.DatabaseUnavailableError(
-            f"cannot reach PostgreSQL at {url} ({str(exc).strip()}): check that the server "
-            "runs, that the host, port, user and database in the URL are right, and that this "
+            f"cannot reach PostgreSQL at {url} ({text}): check that the server runs, that the "
+            "host, port, user, password and database in the URL are right, and that this "
             "machine may connect"
         )
-    return errors.StoreError(f"PostgreSQL error on {url}: {str(exc).strip()}")
+    return errors.StoreError(f"PostgreSQL error on {url}: {text}")
 
 
 class _Transaction:

@@ -56,7 +56,9 @@ UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), 
 WHERE id = %(id)s AND status IN ('pending', 'waiting', 'running')
 
 -- name: set_status
-UPDATE runs SET status = %(status)s, updated_at = %(now)s WHERE id = %(id)s
+-- Never moves a finished run: its end may have committed since this transaction looked.
+UPDATE runs SET status = %(status)s, updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
 
 -- name: finish_run
 UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, finished_at = %(now)s,
@@ -72,9 +74,12 @@ WHERE id = %(id)s AND status IN ('failed', 'timed_out')
 SELECT 1 AS held FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
 
 -- name: wake_run
+-- FOR SHARE: a cancel committing meanwhile is waited for and then seen (no task for a
+-- finished run), and one not yet begun waits for this task, which its delete then sees.
 INSERT INTO tasks (run_id, queue, priority, available_at)
 SELECT id, queue, priority, %(now)s FROM runs
 WHERE id = %(run_id)s AND status IN ('pending', 'running', 'waiting')
+FOR SHARE
 ON CONFLICT (run_id) DO UPDATE SET wake = 1, available_at = LEAST(tasks.available_at, excluded.available_at)
 
 -- name: claim_tasks

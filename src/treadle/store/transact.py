@@ -1,0 +1,38 @@
+"""Running an operation in one transaction, and again when the database rolled it back for
+a conflict with another transaction.
+
+PostgreSQL's deadlock detector may pick any of two transactions that lock rows in opposite
+orders (a client cancelling a run while a worker claims it, say) and roll it back; the other
+goes on, and the loser succeeds when run again. SQLite, one writer at a time, never needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from treadle import errors
+from treadle.store.protocol import Store, Transaction
+
+T = TypeVar("T")
+ATTEMPTS = 5
+log = logging.getLogger("treadle.store")
+
+
+def run(store: Store, operation: Callable[[Transaction], T]) -> T:
+    """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
+    act only through ``tx`` (a rolled-back attempt then leaves no trace)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with store.transaction() as tx:
+                return operation(tx)
+        except errors.TransactionConflictError as exc:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("transaction rolled back by a conflict (%s); trying again", exc)
+            # A short random pause, so that the two do not collide again in step.
+            time.sleep(random.random() * 0.002 * attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
