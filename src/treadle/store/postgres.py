@@ -244,11 +244,15 @@ class PostgresStore:
     # -- wake-ups and housekeeping -----------------------------------------------------------
 
     def notify(self) -> None:
-        try:
-            with self._lock:
-                self._connected().execute(f"NOTIFY {CHANNEL}")
-        except (psycopg.Error, errors.StoreError):
-            pass  # listeners also poll: a lost wake-up delays work, it never loses it
+        # Listeners also poll: a lost wake-up delays work, it never loses it. So a dead
+        # connection is left for the next transaction to replace, rather than waited on here
+        # (the worker calls this after every commit, failed ones included).
+        with self._lock:
+            connection = self._connection
+            if connection is None or connection.closed or connection.broken:
+                return
+            with contextlib.suppress(psycopg.Error):
+                connection.execute(f"NOTIFY {CHANNEL}")
 
     def listener(self) -> Listener:
         with self._lock:
