@@ -120,3 +120,24 @@ def test_coverability_is_sound_and_complete(net: model.Net) -> None:
             for name in proof.loop:
                 marking = net.fire(marking, name)
         assert all(marking.get(p, 0) > before.get(p, 0) for p in proof.places)
+
+
+def test_a_loop_that_needs_a_pumped_place_says_so() -> None:
+    # t0 makes tokens from nothing; t1 needs two of them, empties the place and makes one in
+    # p1. p1 is unbounded, but only by repeating t0 before each t1: the proof must name p0
+    # as pumped rather than offer a loop that cannot fire as written.
+    net = model.Net(
+        name="pumped",
+        places=("p0", "p1"),
+        transitions=(
+            model.Transition(name="t0", inputs={}, outputs={"p0": 1}),
+            model.Transition(
+                name="t1", inputs={"p0": 2}, outputs={"p1": 1}, resets=frozenset({"p0"})
+            ),
+        ),
+        initial={},
+    )
+    cover = coverability.coverability(net)
+    assert cover.bounded is False
+    proofs = {proof.places: proof for proof in cover.unbounded}
+    assert ("p1",) in proofs and proofs[("p1",)].pumped == ("p0",)

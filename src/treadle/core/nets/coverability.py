@@ -113,8 +113,12 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
             grown = tuple(child)
             # Accelerate against every ancestor the child strictly covers.
             ancestor, steps = node, [position]
+            # Places that are ω somewhere on the loop: the loop only fires as written once
+            # those have been pumped high enough, so its proof builds on theirs.
+            omega_on_loop = {p for p, count in enumerate(label) if count == OMEGA}
             while ancestor != -1:
                 older = labels[ancestor]
+                omega_on_loop.update(p for p, count in enumerate(older) if count == OMEGA)
                 if older != grown and _covers(grown, older):
                     reset_in_loop = {p for move in steps for p in moves[move][3]}
                     rising = [
@@ -137,11 +141,7 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
                                     places=fresh,
                                     prefix=tuple(moves[m][0] for m in prefix),
                                     loop=tuple(moves[m][0] for m in reversed(steps)),
-                                    pumped=tuple(
-                                        net.places[p]
-                                        for p in range(len(older))
-                                        if older[p] == OMEGA
-                                    ),
+                                    pumped=tuple(net.places[p] for p in sorted(omega_on_loop)),
                                 )
                             )
                         grown = tuple(child)
