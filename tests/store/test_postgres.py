@@ -134,11 +134,18 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     assert time.monotonic() - began < 10
 
 
-def test_the_password_never_shows() -> None:
-    secret = "postgresql://root:hunter2@127.0.0.1:1/x"
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "postgresql://root:hunter2@127.0.0.1:1/x",
+        "postgresql://root@127.0.0.1:1/x?password=hunter2&sslmode=disable",
+    ],
+)
+def test_the_password_never_shows(secret: str) -> None:
     with pytest.raises(tr.StoreError) as error:
         urls.open_store(secret)
     assert "hunter2" not in str(error.value)
+    assert "***" in str(error.value)
 
 
 def test_migrating_twice_at_once_applies_the_schema_once(postgres_template: str) -> None:
