@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from side_effects import CALLS, count
+
 import treadle as tr
-
-_lock = threading.Lock()
-CALLS: collections.Counter[str] = collections.Counter()
-
-
-def count(key: str) -> int:
-    with _lock:
-        CALLS[key] += 1
-        return CALLS[key]
 
 
 def tag() -> str:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import collections
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from side_effects import CALLS, count
 
 import treadle as tr
-
-_lock = threading.Lock()
-CALLS: collections.Counter[str] = collections.Counter()
-
-
-def count(key: str) -> int:
-    with _lock:
-        CALLS[key] += 1
-        return CALLS[key]
 
 
 def key() -> str:

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import collections
-import threading
 import time
 import uuid
 from typing import Any
 
 import pytest
+from side_effects import CALLS, count
 
 import treadle as tr
 
-_lock = threading.Lock()
 SEEN: dict[str, list[Any]] = collections.defaultdict(list)
-CALLS: collections.Counter[str] = collections.Counter()
-
-
-def count(key: str) -> str:
-    with _lock:
-        CALLS[key] += 1
-    return key
 
 
 @tr.workflow
@@ -88,17 +80,20 @@ NEW = tr.Registry()
 
 @tr.step
 def determinism_alpha(key: str) -> str:
-    return count(key + ":alpha")
+    count(key + ":alpha")
+    return key + ":alpha"
 
 
 @tr.step
 def determinism_beta(key: str) -> str:
-    return count(key + ":beta")
+    count(key + ":beta")
+    return key + ":beta"
 
 
 @tr.step
 def determinism_gamma(key: str) -> str:
-    return count(key + ":gamma")
+    count(key + ":gamma")
+    return key + ":gamma"
 
 
 @tr.workflow(name="determinism_changed", registry=OLD)

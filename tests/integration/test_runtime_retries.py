@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import threading
 import time
 import uuid
 
 import pytest
+from side_effects import CALLS, count
 
 import treadle as tr
-
-_lock = threading.Lock()
-CALLS: collections.Counter[str] = collections.Counter()
-
-
-def count(key: str) -> int:
-    with _lock:
-        CALLS[key] += 1
-        return CALLS[key]
 
 
 class ChargeDeclined(Exception):

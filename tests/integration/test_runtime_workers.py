@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import sqlite3
 import threading
 import time
@@ -11,21 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from side_effects import CALLS, count
 
 import treadle as tr
 from treadle.core.history import EventKind
 from treadle.runtime import ops
 from treadle.store import urls
 
-_lock = threading.Lock()
-CALLS: collections.Counter[str] = collections.Counter()
 GATES: dict[str, threading.Event] = {}
-
-
-def count(key: str) -> int:
-    with _lock:
-        CALLS[key] += 1
-        return CALLS[key]
 
 
 @tr.step
