@@ -142,22 +142,18 @@ class PostgresStore:
 
     # -- transactions ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
-        with self._lock:
-            connection, begun = self._begin(snapshot=False)
-            try:
-                with begun:
-                    yield _Transaction(connection, self._sql)
-            except psycopg.Error as exc:
-                raise _translate(exc, self.url) from exc
+    def transaction(self) -> contextlib.AbstractContextManager[_Transaction]:
+        return self._transaction(snapshot=False)
 
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[_Transaction]:
+    def snapshot(self) -> contextlib.AbstractContextManager[_Transaction]:
         """A read-only transaction on one snapshot: a run and its history read in it agree,
         which READ COMMITTED (a new snapshot per statement) would not promise."""
+        return self._transaction(snapshot=True)
+
+    @contextlib.contextmanager
+    def _transaction(self, *, snapshot: bool) -> Iterator[_Transaction]:
         with self._lock:
-            connection, begun = self._begin(snapshot=True)
+            connection, begun = self._begin(snapshot=snapshot)
             try:
                 with begun:
                     yield _Transaction(connection, self._sql)
