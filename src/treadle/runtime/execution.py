@@ -166,14 +166,8 @@ class Execution:
 
     def record_soon(self, kind: EventKind, **fields: Any) -> None:
         """Append an event without waiting; a lost lease shows at the next ``record``."""
-        row = ops.event_row(self.run_id, kind, self._clock(), **fields)
-        lease = self.lease
-
-        def write(tx: Transaction) -> None:
-            if ops.holds(tx, lease):
-                tx.execute("insert_event", row)
-
-        self._commits.submit(write)
+        row, _ = self._event(kind, fields)
+        self._commits.submit(functools.partial(_insert_fenced, row=row))
 
     async def start_timer(self, position: int, seconds: float, purpose: str, name: str) -> None:
         fire_at = self._clock() + seconds
