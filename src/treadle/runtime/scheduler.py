@@ -1,7 +1,12 @@
-"""Fires durable timers and times out runs past their deadline.
+"""Fires durable timers and times out runs past their deadline, in one elected process.
 
-Every worker process runs one; on SQLite they share the work safely because firing a timer
-deletes its row in the same transaction, so only one process fires each.
+Every worker runs this loop, but only the holder of the ``scheduler`` lease (see
+``runtime.leader``) fires anything; the others bid for the lease every
+``leader.CAMPAIGN_INTERVAL`` seconds and take over when it is handed back (a stopping leader
+does that at once) or expires (a killed or paused leader; within ``leader.LEASE_SECONDS``).
+Each batch of timers is fired in a transaction that first checks the leader's term, so a
+leader that lost the lease fires nothing; firing a timer also deletes its row, so even two
+processes firing at once could not fire one timer twice.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ import logging
 from collections.abc import Callable
 
 from treadle import errors
-from treadle.runtime import ops
+from treadle.runtime import leader, ops
 from treadle.runtime.group_commit import GroupCommit
-from treadle.store.protocol import Transaction
+from treadle.store.protocol import Store, Transaction
 
 log = logging.getLogger("treadle.worker")
 
@@ -38,34 +43,69 @@ def tick(tx: Transaction, now: float) -> tuple[int, float | None]:
     return changed, min(upcoming) if upcoming else None
 
 
+def fenced_tick(tx: Transaction, term: leader.Term, now: float) -> tuple[int, float | None] | None:
+    """``tick`` as the holder of ``term``; ``None``, having fired nothing, once it is over."""
+    if not leader.holds(tx, term, now):
+        return None
+    return tick(tx, now)
+
+
 async def run(
     commits: GroupCommit,
     clock: Callable[[], float],
     wake: asyncio.Event,
     notify: Callable[[], None],
     poll_interval: float,
+    *,
+    store: Store,
+    holder: str,
+    stopping: asyncio.Event,
+    lease_seconds: float = leader.LEASE_SECONDS,
 ) -> None:
-    while True:
-        wake.clear()
-        try:
-            changed, upcoming = await commits.submit(functools.partial(tick, now=clock()))
-        except errors.StoreError as exc:
-            # The database is away: try again after a poll interval, it reconnects by itself.
-            log.warning("could not fire timers (%s); retrying", exc)
-            changed, upcoming = 0, None
-        if changed:
-            notify()
-            continue
-        pause = poll_interval if upcoming is None else min(poll_interval, upcoming - clock())
-        if pause <= 0:
-            continue
-        # asyncio.wait leaves a pending cancellation alone; Python 3.11's wait_for can lose it
-        # when the event is set at the same moment, and the worker would never stop.
-        waiter = asyncio.ensure_future(wake.wait())
-        try:
-            done, _ = await asyncio.wait({waiter}, timeout=pause)
-        finally:
-            waiter.cancel()
-        if not done:
-            continue
-        await asyncio.sleep(MIN_INTERVAL)
+    """Lead the scheduler when elected, until ``stopping`` is set; then hand the lease back."""
+    election = leader.Election(
+        store, name=leader.SCHEDULER, holder=holder, clock=clock, lease_seconds=lease_seconds
+    )
+    stop_waiter = asyncio.ensure_future(stopping.wait())
+    try:
+        while not stopping.is_set():
+            wake.clear()
+            term = election.keep()
+            if term is None:
+                # Only the leader needs wake-ups; the others look at the lease on a timer.
+                await asyncio.wait({stop_waiter}, timeout=election.due_in())
+                continue
+            try:
+                outcome = await commits.submit(
+                    functools.partial(fenced_tick, term=term, now=clock())
+                )
+            except errors.StoreError as exc:
+                # The database is away: try again after a poll interval, it reconnects by itself.
+                log.warning("could not fire timers (%s); retrying", exc)
+                outcome = (0, None)
+            if outcome is None:
+                election.lost("its lease expired or another process took it")
+                continue
+            changed, upcoming = outcome
+            if changed:
+                notify()
+                continue
+            pause = min(poll_interval, election.due_in())
+            if upcoming is not None:
+                pause = min(pause, upcoming - clock())
+            if pause <= 0:
+                continue
+            # asyncio.wait leaves a pending cancellation alone; Python 3.11's wait_for can lose
+            # it when the event is set at the same moment, and the worker would never stop.
+            waiter = asyncio.ensure_future(wake.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {waiter, stop_waiter}, timeout=pause, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waiter.cancel()
+            if waiter in done:
+                await asyncio.sleep(MIN_INTERVAL)
+    finally:
+        stop_waiter.cancel()
+        election.resign()

@@ -144,6 +144,9 @@ class Worker:
                     self._scheduler_wake,
                     self.store.notify,
                     options.poll_interval,
+                    store=self.store,
+                    holder=self.id,
+                    stopping=self._stopping,
                 )
             ),
         ]

@@ -149,3 +149,32 @@ SELECT value FROM treadle_meta WHERE key = %(key)s
 -- name: set_meta
 INSERT INTO treadle_meta (key, value) VALUES (%(key)s, %(value)s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: acquire_scheduler_lease
+-- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
+-- epoch, the fencing token that its writes are checked against.
+INSERT INTO scheduler_lease (name, holder, epoch, expires_at)
+VALUES (%(name)s, %(holder)s, 1, %(expires_at)s)
+ON CONFLICT (name) DO UPDATE
+SET holder = excluded.holder, epoch = scheduler_lease.epoch + 1, expires_at = excluded.expires_at
+WHERE scheduler_lease.holder IS NULL OR scheduler_lease.expires_at < %(now)s
+RETURNING epoch
+
+-- name: renew_scheduler_lease
+UPDATE scheduler_lease SET expires_at = %(expires_at)s
+WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
+
+-- name: release_scheduler_lease
+UPDATE scheduler_lease SET holder = NULL, expires_at = NULL
+WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
+
+-- name: holds_scheduler_lease
+-- FOR SHARE holds the lease until this transaction ends: a new holder's acquire waits for the
+-- timers fired under the old epoch to commit, and an acquire that committed first is seen
+-- (the epoch moved, the check fails). SQLite gets the same from its single writer.
+SELECT 1 AS held FROM scheduler_lease
+WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s AND expires_at >= %(now)s
+FOR SHARE
+
+-- name: get_scheduler_lease
+SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = %(name)s

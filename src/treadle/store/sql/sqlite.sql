@@ -135,3 +135,28 @@ SELECT value FROM treadle_meta WHERE key = :key
 -- name: set_meta
 INSERT INTO treadle_meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: acquire_scheduler_lease
+-- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
+-- epoch, the fencing token that its writes are checked against.
+INSERT INTO scheduler_lease (name, holder, epoch, expires_at)
+VALUES (:name, :holder, 1, :expires_at)
+ON CONFLICT (name) DO UPDATE
+SET holder = excluded.holder, epoch = scheduler_lease.epoch + 1, expires_at = excluded.expires_at
+WHERE scheduler_lease.holder IS NULL OR scheduler_lease.expires_at < :now
+RETURNING epoch
+
+-- name: renew_scheduler_lease
+UPDATE scheduler_lease SET expires_at = :expires_at
+WHERE name = :name AND holder = :holder AND epoch = :epoch
+
+-- name: release_scheduler_lease
+UPDATE scheduler_lease SET holder = NULL, expires_at = NULL
+WHERE name = :name AND holder = :holder AND epoch = :epoch
+
+-- name: holds_scheduler_lease
+SELECT 1 AS held FROM scheduler_lease
+WHERE name = :name AND holder = :holder AND epoch = :epoch AND expires_at >= :now
+
+-- name: get_scheduler_lease
+SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = :name
