@@ -17,8 +17,10 @@ with engine.worker():
 
 from __future__ import annotations
 
+from treadle.checking import CheckReport, check
 from treadle.core.durations import days, hours, minutes, seconds
 from treadle.core.history import Event, EventKind
+from treadle.core.nets.model import Net, Transition
 from treadle.core.retry import Retry
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
@@ -54,12 +56,14 @@ from treadle.runtime.worker import Worker, WorkerOptions
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckReport",
     "Context",
     "EmbeddedWorker",
     "Engine",
     "EngineSignal",
     "Event",
     "EventKind",
+    "Net",
     "NonDeterminismError",
     "Registry",
     "ResultTimeoutError",
@@ -85,6 +89,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "SyncContext",
+    "Transition",
     "TreadleError",
     "UnknownWorkflowError",
     "UsageError",
@@ -93,6 +98,7 @@ __all__ = [
     "WorkerOptions",
     "Workflow",
     "WorkflowError",
+    "check",
     "current_step",
     "days",
     "hours",

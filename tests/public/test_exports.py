@@ -7,12 +7,14 @@ import inspect
 import treadle as tr
 
 EXPECTED = [
+    "CheckReport",
     "Context",
     "EmbeddedWorker",
     "Engine",
     "EngineSignal",
     "Event",
     "EventKind",
+    "Net",
     "NonDeterminismError",
     "Registry",
     "ResultTimeoutError",
@@ -38,6 +40,7 @@ EXPECTED = [
     "StepTimeoutError",
     "StoreError",
     "SyncContext",
+    "Transition",
     "TreadleError",
     "UnknownWorkflowError",
     "UsageError",
@@ -46,6 +49,7 @@ EXPECTED = [
     "WorkerOptions",
     "Workflow",
     "WorkflowError",
+    "check",
     "current_step",
     "days",
     "hours",

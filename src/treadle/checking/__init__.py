@@ -1,0 +1,163 @@
+"""``tr.check``: a definition checked before it runs, the way a compiler checks a program.
+
+    report = tr.check(net)           # a tr.Net, a flow, a net workflow, a durable function
+    print(report.format())           # order: error: deadlock at [paid]: reached by pay
+    report.ok                        # False: some finding is an error
+
+report         CheckReport: the findings, the analysis, the summary line and the JSON
+functions      the static check of a durable function
+
+A net (and whatever compiles to one) gets the full analysis of ``treadle.core.nets``:
+coverability, the reachability graph up to a state bound, deadlocks, dead transitions,
+place bounds and workflow-net soundness, each finding with the shortest firing sequence that
+shows it. A durable function is Python, so it gets what can be checked without running it
+(see ``functions``). This module reads files (``read_pnml``); ``core`` does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from treadle import errors
+from treadle.checking import functions, report
+from treadle.checking.report import CheckReport, DefinitionKind
+from treadle.core.nets import analysis, coverability, explore, model
+from treadle.runtime import registry
+
+DEFAULT_MAX_STATES = explore.DEFAULT_MAX_STATES
+"""Markings explored before the search stops and says so (``max_states=`` raises it)."""
+
+__all__ = [
+    "DEFAULT_MAX_STATES",
+    "CheckReport",
+    "DefinitionKind",
+    "check",
+    "functions",
+    "read_pnml",
+    "report",
+]
+
+
+def read_pnml(path: str | os.PathLike[str]) -> model.Net:
+    """The net in the PNML file at ``path`` (``tr.Net.from_pnml`` takes the document itself)."""
+    shown = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            document = file.read()
+    except FileNotFoundError:
+        raise errors.UsageError(
+            f"there is no PNML file {shown!r} (looked at {os.path.abspath(shown)})"
+        ) from None
+    except OSError as exc:
+        raise errors.UsageError(f"cannot read {shown!r}: {exc.strerror or exc}") from exc
+    try:
+        return model.Net.from_pnml(document)
+    except errors.PnmlError as exc:
+        raise errors.PnmlError(
+            f"{shown}: {exc.message}. Pass a PNML place/transition net "
+            "(ISO/IEC 15909-2), such as one exported by a Petri net editor or by Net.to_pnml()"
+        ) from exc
+
+
+def check(
+    definition: Any,
+    *,
+    max_states: int = DEFAULT_MAX_STATES,
+    workflow: bool | None = None,
+) -> CheckReport:
+    """Check one definition before it runs and report what is wrong, with a witness.
+
+    ``definition`` is a ``tr.Net``; anything with a ``to_net()`` method returning one (a flow);
+    anything with a ``net`` attribute holding one (a net-backed workflow); a durable
+    ``tr.Workflow``; or the path of a ``.pnml`` file. Nets are explored up to ``max_states``
+    markings (the report says when the bound was hit). ``workflow=None`` checks workflow-net
+    soundness when the net has a workflow net's shape, ``True`` insists on it (a net that is
+    not one is an error), ``False`` skips it. Raises ``UsageError`` for anything else.
+    """
+    if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
+        raise errors.UsageError(
+            f"max_states must be a positive int (markings to explore), not {max_states!r}"
+        )
+    if workflow is not None and not isinstance(workflow, bool):
+        raise errors.UsageError(f"workflow must be True, False or None, not {workflow!r}")
+    net = as_net(definition)
+    if net is not None:
+        return check_net(net, max_states=max_states, workflow=workflow)
+    if isinstance(definition, registry.Workflow):
+        return check_function(definition.definition)
+    raise errors.UsageError(
+        f"tr.check cannot check {type(definition).__name__} {definition!r:.80}: pass a "
+        "tr.Net, a flow (anything with to_net()), a @tr.workflow function, or the path of a "
+        ".pnml file"
+    )
+
+
+def as_net(definition: Any) -> model.Net | None:
+    """The net ``definition`` is or compiles to; None when it is not a net at all."""
+    if isinstance(definition, model.Net):
+        return definition
+    if isinstance(definition, os.PathLike) or (
+        isinstance(definition, str) and definition.lower().endswith(".pnml")
+    ):
+        return read_pnml(definition)
+    if isinstance(definition, type):
+        return None  # the class Flow has a to_net too; only its instances are definitions
+    to_net = getattr(definition, "to_net", None)
+    if callable(to_net):
+        net = to_net()
+        if not isinstance(net, model.Net):
+            raise errors.UsageError(
+                f"{type(definition).__name__}.to_net() returned {type(net).__name__}, not a "
+                "tr.Net, so it cannot be checked"
+            )
+        return net
+    net = getattr(definition, "net", None)
+    return net if isinstance(net, model.Net) else None
+
+
+def check_net(
+    net: model.Net, *, max_states: int = DEFAULT_MAX_STATES, workflow: bool | None = None
+) -> CheckReport:
+    """The full analysis of ``net``, as a report."""
+    found = _analyse(net, max_states=max_states, workflow=workflow)
+    unbounded: tuple[str, ...] = ()
+    if found.bounded is False:
+        unbounded = _unbounded_places(net, found)
+    return CheckReport(
+        name=net.name,
+        kind=DefinitionKind.NET,
+        findings=found.findings,
+        analysis=found,
+        max_states=max_states,
+        unbounded_places=unbounded,
+    )
+
+
+def check_function(definition: registry.WorkflowDefinition) -> CheckReport:
+    """The static check of a durable function, as a report."""
+    done = functions.check(definition)
+    return CheckReport(
+        name=definition.name,
+        kind=DefinitionKind.FUNCTION,
+        findings=done.findings,
+        function=done,
+    )
+
+
+def _analyse(net: model.Net, *, max_states: int, workflow: bool | None) -> analysis.Report:
+    """The one place that picks the state-space search: an accelerated search that returns
+    the same ``Report`` plugs in here, with the pure one as its fallback."""
+    return analysis.analyse(net, max_states=max_states, workflow=workflow)
+
+
+def _unbounded_places(net: model.Net, found: analysis.Report) -> tuple[str, ...]:
+    # The report names each unbounded place only inside its finding's message, so the
+    # (small, budgeted) Karp-Miller search runs again from the marking the analysis used.
+    if found.soundness is not None:
+        net = dataclasses.replace(
+            net, initial={found.soundness.source: 1}, final={found.soundness.sink: 1}
+        )
+    cover = coverability.coverability(net, max_nodes=analysis.COVERABILITY_NODES)
+    return cover.unbounded_places
