@@ -24,6 +24,7 @@ KEY_LINES = {
     "fan_out.py": "published 200 thumbnails",
     "retry_failed_run.py": "extract and transform ran once; only load ran again",
     "versioning.py": "run started before the deploy: ['welcomed', 'activated']",
+    "check_order_net.py": "net fixed_order: 8 markings, 10 edges, bounded, sound workflow net: ok",
 }
 
 

@@ -56,8 +56,8 @@ def read_pnml(path: str | os.PathLike[str]) -> model.Net:
         return model.Net.from_pnml(document)
     except errors.PnmlError as exc:
         raise errors.PnmlError(
-            f"{shown}: {exc.message}. Pass a PNML place/transition net "
-            "(ISO/IEC 15909-2), such as one exported by a Petri net editor or by Net.to_pnml()"
+            f"{shown}: {exc.message} (expected a PNML place/transition net, ISO/IEC 15909-2, "
+            "as Petri net editors and Net.to_pnml() write them)"
         ) from exc
 
 

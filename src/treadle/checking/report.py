@@ -79,7 +79,11 @@ class CheckReport:
         return "\n".join(f.format(source or self.name) for f in self.findings)
 
     def summary(self, source: str | None = None) -> str:
-        """One line: what was checked, what the search found, and the verdict."""
+        """One line: what was checked, what the search found, and the verdict.
+
+        ``net order: 8 markings, 10 edges, bounded, sound workflow net: ok``; ``source``, when
+        given, goes in front as it does in the findings.
+        """
         if self.analysis is not None:
             text = f"net {self.name}: " + ", ".join(self._net_facts())
         elif self.function is not None:
@@ -93,7 +97,7 @@ class CheckReport:
         verdict = "ok" if self.ok else f"{self.errors} {_plural(self.errors, 'error')}"
         if self.warnings:
             verdict += f", {self.warnings} {_plural(self.warnings, 'warning')}"
-        return f"{source or self.name}: {text}: {verdict}"
+        return f"{source}: {text}: {verdict}" if source else f"{text}: {verdict}"
 
     def _net_facts(self) -> list[str]:
         report = self.analysis
@@ -103,7 +107,7 @@ class CheckReport:
         if states is None:
             facts.append("state space not explored")
         elif self.state_bound_hit:
-            facts.append(f"state bound hit after {states:,} markings (raise max_states)")
+            facts.append(f"state bound hit after {states:,} markings")
         else:
             facts.append(f"{states:,} {_plural(states, 'marking')}, {report.edges:,} edges")
         if report.bounded is True:
@@ -118,7 +122,8 @@ class CheckReport:
             if sound is True:
                 facts.append("sound workflow net")
             elif sound is False:
-                facts.append(f"unsound workflow net ({', '.join(report.soundness.failing)})")
+                failing = ", ".join(report.soundness.failing)
+                facts.append(f"unsound workflow net (failing: {failing})")
             else:
                 facts.append("workflow net, soundness unknown")
         return facts

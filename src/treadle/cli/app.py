@@ -12,7 +12,7 @@ import typer
 from rich.logging import RichHandler
 
 from treadle import errors
-from treadle.cli import database, exits, loading, render, serving, settings, waiting
+from treadle.cli import check, database, exits, loading, render, serving, settings, waiting
 from treadle.core.status import RunStatus
 from treadle.observe import logs
 from treadle.runtime.engine import Engine
@@ -399,6 +399,11 @@ def migrate(database_url: Database = settings.DEFAULT_DATABASE) -> None:
         _print(f"{config.database}: schema version {after}, up to date")
     else:
         _print(f"{config.database}: schema version {before} -> {after}")
+
+
+# -- checking definitions ----------------------------------------------------------------------
+
+app.command(name="check", epilog=check.HELP)(check.command)
 
 
 def main() -> None:
