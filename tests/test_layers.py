@@ -19,6 +19,7 @@ RULES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "observe": (False, ("treadle.core", "treadle.errors", "treadle.observe")),
     "store": (True, ("treadle.core", "treadle.errors", "treadle.store")),
     "bus": (True, ("treadle.core", "treadle.errors", "treadle.store", "treadle.bus")),
+    "accel": (True, ("treadle.core", "treadle.errors", "treadle.accel")),
     "runtime": (
         True,
         ("treadle.core", "treadle.errors", "treadle.store", "treadle.observe", "treadle.runtime"),

@@ -55,9 +55,14 @@ def analyse(
     max_states: int = explore.DEFAULT_MAX_STATES,
     max_nodes: int = COVERABILITY_NODES,
     workflow: bool | None = None,
+    explorer: explore.Explorer = explore.explore,
 ) -> Report:
     """Analyse ``net``. ``workflow=None`` checks soundness when the net has a WF-net's shape,
     ``True`` asks for it (and reports a net that is not one), ``False`` skips it.
+
+    ``explorer`` is the reachability search: the pure ``explore.explore`` by default, or one
+    that returns the same ``StateSpace`` faster (``treadle.accel.analyse`` passes its own;
+    ``core`` never imports it).
 
     A workflow net is analysed from [source] to [sink], whatever initial and final marking
     it declares, because that is what soundness is defined on.
@@ -116,7 +121,7 @@ def analyse(
             soundness=verdict,
             findings=tuple(found),
         )
-    space = explore.explore(net, max_states=max_states)
+    space = explorer(net, max_states=max_states)
     show = net.places
     deadlocks = sorted(
         (depth, packed)

@@ -7,15 +7,20 @@ interpreter's per-object cost is paid only per edge (one addition and one set in
 never per (marking, transition) pair. The visited set is a set of ints, and every level is
 kept as a list of the same int objects (8 bytes a marking), which is all it takes to rebuild
 the shortest firing sequence to any marking afterwards: breadth-first levels are distances.
+
+This search is the reference. Anything with the ``Explorer`` signature that returns the same
+``StateSpace`` can stand in for it (``analysis.analyse(net, explorer=...)``): an accelerated
+search outside ``core`` hands back its levels as ``packing.PackedLevel``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from itertools import compress
 from operator import add, methodcaller, not_
+from typing import Protocol
 
 from treadle.core.nets import model, packing
 
@@ -23,6 +28,12 @@ DEFAULT_MAX_STATES = 1_000_000
 """Markings explored before the search stops and says so (raise it with ``max_states=``)."""
 
 _LOW63 = (1 << 63) - 1
+
+
+class Explorer(Protocol):
+    """A reachability search: ``explore`` here, or one that returns the same ``StateSpace``."""
+
+    def __call__(self, net: model.Net, *, max_states: int = ...) -> StateSpace: ...
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -83,7 +94,10 @@ class StateSpace:
         current = packed
         for level in range(depth, 0, -1):
             previous = self.levels[level - 1]
-            members = set(previous)
+            # A packed level is sorted and answers ``in`` itself; a list needs a set.
+            members: Container[int] = (
+                previous if isinstance(previous, packing.PackedLevel) else set(previous)
+            )
             parent = _parent(self.layout.moves, previous, members, current)
             if parent is None:  # pragma: no cover - levels are built from these very moves
                 raise AssertionError(f"no predecessor of {self.marking(current)} at {level - 1}")
@@ -94,7 +108,7 @@ class StateSpace:
 
 
 def _parent(
-    moves: Sequence[packing.Move], previous: Sequence[int], members: set[int], target: int
+    moves: Sequence[packing.Move], previous: Sequence[int], members: Container[int], target: int
 ) -> tuple[int, int] | None:
     for move in moves:
         if move.keep == -1:
@@ -117,14 +131,19 @@ def explore(net: model.Net, *, max_states: int = DEFAULT_MAX_STATES) -> StateSpa
     so (``complete`` is False). It never guesses field widths wrong: a count that outgrows its
     field restarts the search with wider fields.
     """
-    if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
-        raise ValueError(f"max_states must be a positive int, not {max_states!r}")
+    check_max_states(max_states)
     bits = packing.initial_bits(net)
     while True:
         space = _search(net, packing.layout(net, bits), max_states)
         if space is not None:
             return space
         bits += 1
+
+
+def check_max_states(max_states: object) -> None:
+    """Refuse a ``max_states`` that is not a positive int (any search's first check)."""
+    if isinstance(max_states, bool) or not isinstance(max_states, int) or max_states < 1:
+        raise ValueError(f"max_states must be a positive int, not {max_states!r}")
 
 
 def _concat(level: Sequence[int], words: int) -> int:

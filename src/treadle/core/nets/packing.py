@@ -15,6 +15,9 @@ that and starts again with wider fields.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 from treadle.core.nets import model
 
@@ -120,3 +123,68 @@ def layout(net: model.Net, bits: int) -> Layout:
             keep &= ~(((1 << width) - 1) << (index[place] * width))
         moves.append(Move(index=position, add=add, guards=guards, pre=pre, post=post, keep=keep))
     return Layout(places=net.places, bits=bits, moves=tuple(moves))
+
+
+class PackedLevel(Sequence[int]):
+    """Packed markings stored side by side as unsigned 64-bit words, in ascending order.
+
+    Marking ``i`` is words ``[i*words, (i+1)*words)`` of ``data`` (a buffer of format ``Q``),
+    lowest word first. A level held this way costs 8 bytes a word instead of a Python int
+    and a list slot per marking, and, being sorted, answers ``in`` by bisection without a
+    set: what an accelerated search hands back for millions of markings.
+    """
+
+    __slots__ = ("_data", "_words")
+
+    def __init__(self, data: memoryview, words: int) -> None:
+        if data.format != "Q" or words < 1 or len(data) % words:
+            raise ValueError(
+                f"a packed level needs a buffer of format 'Q' holding whole markings of "
+                f"{words} words, not {len(data)} items of format {data.format!r}"
+            )
+        self._data = data
+        self._words = words
+
+    def __len__(self) -> int:
+        return len(self._data) // self._words
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        count = len(self)
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(f"marking {index} of a level of {count}")
+        if self._words == 1:
+            value: int = self._data[index]
+            return value
+        return self._combine(index * self._words)
+
+    def _combine(self, start: int) -> int:
+        data = self._data
+        value = 0
+        for word in range(self._words - 1, -1, -1):
+            value = (value << 64) | data[start + word]
+        return value
+
+    def __iter__(self) -> Iterator[int]:
+        if self._words == 1:
+            return iter(self._data)
+        return map(self._combine, range(0, len(self._data), self._words))
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int) or value < 0 or value >> (64 * self._words):
+            return False
+        if self._words == 1:
+            # bisect on the memoryview itself: the comparisons run in C.
+            at = bisect_left(self._data, value)
+            return at < len(self._data) and self._data[at] == value
+        at = bisect_left(self, value)
+        return at < len(self) and self[at] == value
