@@ -6,6 +6,7 @@
 
 report         CheckReport: the findings, the analysis, the summary line and the JSON
 functions      the static check of a durable function
+jsontypes      which Python types JSON can hold
 
 A net (and whatever compiles to one) gets the full analysis of ``treadle.core.nets``:
 coverability, the reachability graph up to a state bound, deadlocks, dead transitions,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import collections.abc
 import dataclasses
 import enum
 import inspect
@@ -30,6 +29,7 @@ import types
 import typing
 from typing import Any
 
+from treadle.checking import jsontypes
 from treadle.core.nets import findings
 from treadle.runtime import registry
 from treadle.runtime.context import Context, SyncContext
@@ -226,9 +226,9 @@ class _Checker:
         line: int | None = None,
         subject: str | None = None,
     ) -> None:
-        culprit = not_json(hint)
+        culprit = jsontypes.not_json(hint)
         if culprit is not None:
-            shown = _type_name(hint)
+            shown = jsontypes.type_name(hint)
             part = "" if culprit == shown else f" (its part {culprit})"
             self.add(
                 Kind.NOT_JSON,
@@ -275,22 +275,27 @@ class _Checker:
         context = (function.args.posonlyargs + function.args.args)[0].arg
         local = _bound_names(function)
         local.discard(context)
-        for node in ast.walk(function):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == context
-                and node.func.attr in STEP_CALLS | CHILD_CALLS
-                and node.args
-                and not isinstance(node.args[0], ast.Starred)
-            ):
-                self.calls += 1
-                line = self.start + node.lineno - 1
-                if node.func.attr in STEP_CALLS:
-                    self.step_call(node, f"{context}.{node.func.attr}", line, local)
-                else:
-                    self.child_call(node, f"{context}.{node.func.attr}", line, local)
+        calls = [
+            node
+            for node in ast.walk(function)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == context
+            and node.func.attr in STEP_CALLS | CHILD_CALLS
+            and node.args
+            and not isinstance(node.args[0], ast.Starred)
+        ]
+        # ast.walk goes breadth first; findings read best in the order of the source.
+        for node in sorted(calls, key=lambda call: (call.lineno, call.col_offset)):
+            assert isinstance(node.func, ast.Attribute)
+            self.calls += 1
+            line = self.start + node.lineno - 1
+            method = f"{context}.{node.func.attr}"
+            if node.func.attr in STEP_CALLS:
+                self.step_call(node, method, line, local)
+            else:
+                self.child_call(node, method, line, local)
 
     def resolve(self, expr: ast.expr, local: set[str]) -> Any:
         """The value ``expr`` names, ``_MISSING`` if nothing, ``_UNKNOWN`` if known only later."""
@@ -353,6 +358,10 @@ class _Checker:
             )
             return
         definition = registry.definition_of(value)
+        self.arguments(node, call, written, definition.fn, line, skip_context=False)
+        if definition.name in self.steps:
+            return  # what follows is about the step, not the call: said once
+        self.steps[definition.name] = None
         if not isinstance(value, registry.Step):
             self.add(
                 Kind.PLAIN_STEP,
@@ -362,10 +371,6 @@ class _Checker:
                 line=line,
                 subject=written,
             )
-        self.arguments(node, call, written, definition.fn, line, skip_context=False)
-        if definition.name in self.steps:
-            return
-        self.steps[definition.name] = None
         step_file, step_line = _where(definition.fn)
         hints = self.hints(definition.fn, f"step {definition.name}", line=line)
         if hints is not None and "return" in hints:
@@ -518,67 +523,3 @@ def _bound_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
         elif isinstance(node, ast.ExceptHandler) and node.name:
             names.add(node.name)
     return names
-
-
-# -- JSON types ----------------------------------------------------------------------------------
-
-_JSON_CLASSES = (str, int, float, bool, list, tuple, dict, type(None))
-"""What the JSON encoder takes (and their subclasses: str enums, TypedDicts, named tuples)."""
-
-_UNION_ORIGINS = (typing.Union, types.UnionType)
-
-
-def not_json(hint: Any) -> str | None:
-    """The part of type ``hint`` that JSON cannot hold, or None when all of it can.
-
-    Only definite answers count: ``Any``, type variables, protocols, abstract collections and
-    anything not understood pass, because a finding must be true.
-    """
-    if hint is None or hint is Any or hint is object or isinstance(hint, typing.TypeVar):
-        return None
-    supertype = getattr(hint, "__supertype__", None)
-    if supertype is not None:  # typing.NewType
-        return not_json(supertype)
-    origin = typing.get_origin(hint)
-    if origin is typing.Annotated:
-        return not_json(typing.get_args(hint)[0])
-    if origin is typing.Literal or origin is typing.ClassVar:
-        return None
-    if origin in _UNION_ORIGINS:
-        for arm in typing.get_args(hint):
-            culprit = not_json(arm)
-            if culprit is not None:
-                return culprit
-        return None
-    if origin is not None:
-        culprit = _class_not_json(origin)
-        if culprit is not None:
-            return culprit
-        for argument in typing.get_args(hint):
-            if argument is Ellipsis or isinstance(argument, list):
-                continue  # tuple[int, ...] and Callable[[...], ...]
-            culprit = not_json(argument)
-            if culprit is not None:
-                return culprit
-        return None
-    if isinstance(hint, type):
-        return _class_not_json(hint)
-    return None
-
-
-def _class_not_json(cls: Any) -> str | None:
-    if not isinstance(cls, type) or issubclass(cls, _JSON_CLASSES):
-        return None
-    if cls is collections.abc.Callable:
-        return "Callable"
-    if cls.__module__ in ("typing", "collections.abc") or inspect.isabstract(cls):
-        return None  # Sequence, Mapping, Iterable...: a list or a dict fits them
-    if getattr(cls, "_is_protocol", False):
-        return None
-    return _type_name(cls)
-
-
-def _type_name(hint: Any) -> str:
-    if isinstance(hint, type) and typing.get_origin(hint) is None:
-        return hint.__qualname__ if hint.__module__ == "builtins" else hint.__name__
-    return repr(hint).replace("typing.", "")
