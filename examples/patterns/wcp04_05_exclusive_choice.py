@@ -1,0 +1,41 @@
+"""WCP-4 Exclusive Choice and WCP-5 Simple Merge.
+
+Exclusive choice: at the split exactly one branch is taken, decided from the data. Simple
+merge: the alternative branches come together again without waiting for each other, since
+only one of them ever ran. In a durable function the choice is an ``if`` on a step's result
+(recorded, so a replay takes the same branch) and the merge is the code after the ``if``.
+
+Run it with ``python examples/patterns/wcp04_05_exclusive_choice.py``.
+"""
+
+from __future__ import annotations
+
+import pattern_kit as kit
+from pattern_kit import B, C, D
+
+import treadle as tr
+
+
+@tr.step(name="A")
+def a_sets_x(x: int) -> int:
+    return x  # the decision data; a real task would compute or look it up
+
+
+@tr.workflow(name="wcp04.exclusive_choice")
+async def exclusive_choice(ctx: tr.Context, x: int) -> str:
+    if await ctx.step(a_sets_x, x) > 0:
+        await ctx.step(B, 1)
+    else:
+        await ctx.step(C, 1)
+    return await ctx.step(D)  # the simple merge: reached from either branch, once
+
+
+def demo(engine: tr.Engine) -> dict[str, str]:
+    runs = {"x=1": engine.start(exclusive_choice, 1), "x=-1": engine.start(exclusive_choice, -1)}
+    for run_id in runs.values():
+        engine.result(run_id, timeout=10)
+    return runs
+
+
+if __name__ == "__main__":
+    kit.main(demo)
