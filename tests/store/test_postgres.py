@@ -14,7 +14,7 @@ from treadle import errors
 from treadle.core import codec
 from treadle.core.history import EventKind
 from treadle.runtime import ops
-from treadle.store import transact, urls
+from treadle.store import migrations, transact, urls
 from treadle.store.protocol import Store, Transaction
 
 
@@ -109,7 +109,7 @@ def test_a_run_survives_its_workers_connection_being_killed(postgres_url: str) -
 
 def test_another_applications_database_is_refused_untouched(postgres_url: str) -> None:
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute("DROP TABLE treadle_meta, runs, history, tasks, timers")
+        connection.execute("DROP TABLE treadle_meta, runs, history, tasks, timers, scheduler_lease")
         connection.execute("CREATE TABLE invoices (id int)")
     with pytest.raises(tr.StoreError, match="another application"):
         tr.Engine(postgres_url)
@@ -169,7 +169,8 @@ def test_migrating_twice_at_once_applies_the_schema_once(postgres_template: str)
             thread.start()
         for thread in threads:
             thread.join(30)
-        assert sorted(results) == [(0, 1), (1, 1), (1, 1)]
+        latest = migrations.latest("postgres")
+        assert sorted(results) == [(0, latest), (latest, latest), (latest, latest)]
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
