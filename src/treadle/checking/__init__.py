@@ -21,7 +21,7 @@ import dataclasses
 import os
 from typing import Any
 
-from treadle import errors
+from treadle import accel, errors
 from treadle.checking import functions, report
 from treadle.checking.report import CheckReport, DefinitionKind
 from treadle.core.nets import analysis, coverability, explore, model
@@ -148,9 +148,10 @@ def check_function(definition: registry.WorkflowDefinition) -> CheckReport:
 
 
 def _analyse(net: model.Net, *, max_states: int, workflow: bool | None) -> analysis.Report:
-    """The one place that picks the state-space search: an accelerated search that returns
-    the same ``Report`` plugs in here, with the pure one as its fallback."""
-    return analysis.analyse(net, max_states=max_states, workflow=workflow)
+    """The one place that picks the analysis: ``treadle.accel`` runs the reachability search
+    compiled when this install has it, and the pure search of ``core`` when it has not; the
+    ``Report`` is the same either way."""
+    return accel.analyse(net, max_states=max_states, workflow=workflow)
 
 
 def _unbounded_places(net: model.Net, found: analysis.Report) -> tuple[str, ...]:
