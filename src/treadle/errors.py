@@ -4,8 +4,10 @@
     ├── UsageError                     bad input from the caller; nothing was stored
     │   ├── SerializationError         a value is not JSON
     │   ├── RegistrationError          a workflow or step definition is wrong
-    │   │   └── InvalidNetError        a Petri net is malformed (unknown place, bad weight, ...)
-    │   │       └── PnmlError          a PNML document cannot be read as a place/transition net
+    │   │   ├── InvalidNetError        a Petri net is malformed (unknown place, bad weight, ...)
+    │   │   │   └── PnmlError          a PNML document cannot be read as a place/transition net
+    │   │   ├── InvalidFlowError       a flow is built wrongly (unknown task, join without inputs)
+    │   │   └── UnsoundDefinitionError the analysis found errors in a flow or net
     │   ├── UnknownWorkflowError       no workflow has that name
     │   └── StepOutsideWorkflowError   a step function was called directly
     ├── RunError                       about one run (carries ``run_id``)
@@ -16,12 +18,14 @@
     │   ├── RunFailedError             ``result()`` of a run that failed
     │   ├── RunCancelledError          ``result()`` of a run that was cancelled
     │   ├── RunTimedOutError           ``result()`` of a run that passed its deadline
-    │   └── ResultTimeoutError         ``result(timeout=...)`` gave up waiting
+    │   ├── ResultTimeoutError         ``result(timeout=...)`` gave up waiting
+    │   └── NetChangeRefusedError      a change to a running net failed the analysis
     ├── WorkflowError                  raised inside workflow code
     │   ├── NonDeterminismError        replay met another step than the history holds
     │   ├── StepFailedError            a recorded step failure whose type cannot be rebuilt
     │   ├── StepTimeoutError           one attempt of a step ran past its timeout
-    │   └── WaitTimeoutError           ``wait_for`` reached its timeout
+    │   ├── WaitTimeoutError           ``wait_for`` reached its timeout
+    │   └── NetStuckError              a net run reached a marking that enables nothing
     └── StoreError                     the database could not do what was asked
         ├── DatabaseUnavailableError   cannot open or reach the database
         ├── TransactionConflictError   rolled back for a deadlock or serialization failure
@@ -82,6 +86,20 @@ class PnmlError(InvalidNetError):
     """The PNML document cannot be read as a place/transition net (ISO/IEC 15909-2)."""
 
     code = "pnml"
+
+
+class InvalidFlowError(RegistrationError):
+    """The flow is not built correctly: fix the task, join or choice named here."""
+
+    code = "invalid_flow"
+
+
+class UnsoundDefinitionError(RegistrationError):
+    """The flow or net can deadlock, never finish or grow without limit (findings below);
+    fix it, or register it with ``allow_unsound=True`` to run it anyway."""
+
+    code = "unsound_definition"
+    findings: tuple[Any, ...]
 
 
 class UnknownWorkflowError(UsageError):
@@ -156,6 +174,14 @@ class ResultTimeoutError(RunError):
     code = "result_timeout"
 
 
+class NetChangeRefusedError(RunError):
+    """The change to the running net was refused: from the run's current marking the changed
+    net fails the analysis (findings below). Nothing was changed."""
+
+    code = "net_change_refused"
+    findings: tuple[Any, ...]
+
+
 class WorkflowError(TreadleError):
     """Workflow code met a condition it has to handle."""
 
@@ -186,6 +212,12 @@ class WaitTimeoutError(WorkflowError):
     """No signal arrived before the wait's timeout."""
 
     code = "wait_timeout"
+
+
+class NetStuckError(WorkflowError):
+    """The net run reached a marking that enables no transition and is not its final marking."""
+
+    code = "net_stuck"
 
 
 class StoreError(TreadleError):

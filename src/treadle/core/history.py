@@ -26,6 +26,9 @@ class EventKind(enum.StrEnum):
     CHILD_STARTED = "child_started"  # the run started a child run
     CHILD_COMPLETED = "child_completed"  # that child finished, with its result or error
     PATCH_APPLIED = "patch_applied"  # ctx.patched(change_id) took the new code path
+    TRANSITION_FIRED = "transition_fired"  # a net transition fired; data holds the new marking
+    NET_CHANGED = "net_changed"  # a net run's topology was changed; data holds the change
+    NET_CHANGE_REFUSED = "net_change_refused"  # a requested change failed the run's own check
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -45,6 +45,12 @@ _OWN = frozenset(
 )
 
 
+# A net run's own record of what it did, which replay must not write a second time.
+_NET_LOG = frozenset(
+    {EventKind.TRANSITION_FIRED, EventKind.NET_CHANGED, EventKind.NET_CHANGE_REFUSED}
+)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
     """The call recorded at a position: its kind and the step, signal or workflow name."""
@@ -70,6 +76,8 @@ class RunJournal:
     child_results: dict[int, Event] = dataclasses.field(default_factory=dict)
     signals: list[Event] = dataclasses.field(default_factory=list)
     patches: set[str] = dataclasses.field(default_factory=set)
+    net_log: dict[int, Event] = dataclasses.field(default_factory=dict)
+    """A net run's firings and topology changes, by their sequence number (``data["seq"]``)."""
     last_position: int = -1
     last_final_failure: int | None = None
     last_own_event: int = 0
@@ -91,6 +99,9 @@ class RunJournal:
             return
         if kind is EventKind.PATCH_APPLIED:
             self.patches.add(event.name or "")
+            return
+        if kind in _NET_LOG:
+            self.net_log[(event.data or {}).get("seq", -1)] = event
             return
         if kind is EventKind.RUN_RETRIED:
             # A retried run resumes from the step that failed it, with a fresh budget of

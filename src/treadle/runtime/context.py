@@ -154,6 +154,22 @@ class Context:
         self._execution.record_soon(EventKind.PATCH_APPLIED, name=change_id)
         return True
 
+    # -- for the net interpreter (treadle.runtime.nets), which drives this context ----------
+
+    @property
+    def _journal(self) -> replay.RunJournal:
+        return self._execution.journal
+
+    def _peek_position(self) -> int:
+        """The position the next call will take."""
+        return self._position
+
+    def _record_soon(self, kind: EventKind, **fields: Any) -> None:
+        self._execution.record_soon(kind, **fields)
+
+    async def _look_for_signals(self, name: str) -> None:
+        await self._execution.look_for_signals(name)
+
     # -- calls ------------------------------------------------------------------------------
 
     @overload

@@ -14,9 +14,11 @@ from typing import Any
 from treadle import errors
 from treadle.core import codec, ids
 from treadle.core.history import Event
+from treadle.core.nets.changes import NetChange
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry, remote_errors
+from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
 from treadle.store.protocol import Row, Transaction
@@ -208,6 +210,21 @@ class Engine:
 
         transact.run(self._store, retry)
         self._store.notify()
+
+    def change_net(self, run_id: str, change: NetChange) -> nets.NetState:
+        """Change the topology of a running flow or net case.
+
+        The changed net is analysed from the run's current marking; a change that fails
+        raises ``NetChangeRefusedError`` with the findings and nothing is sent. Otherwise the
+        run applies it at its next firing boundary, after checking it again against its
+        marking then (history: ``net_changed`` or ``net_change_refused``). Returns the state
+        the change was checked against, with the changed net.
+        """
+        return nets.change(self._store, self.registry, run_id, change, self._clock())
+
+    def net(self, run_id: str) -> nets.NetState:
+        """A flow or net run's current net and marking, as its history tells them."""
+        return nets.state(self._store, self.registry, run_id)
 
     # -- inspecting --------------------------------------------------------------------------
 

@@ -169,6 +169,19 @@ class Execution:
         row, _ = self._event(kind, fields)
         self._commits.submit(functools.partial(_insert_fenced, row=row))
 
+    async def look_for_signals(self, name: str) -> None:
+        """Add to the journal the signals called ``name`` that arrived since the run was
+        claimed (the net interpreter looks for topology changes between firings)."""
+        run_id, known = self.run_id, {event.id for event in self.journal.signals}
+
+        def read(tx: Transaction) -> list[Event]:
+            rows = tx.fetch_all("history", {"run_id": run_id})
+            return [ops.to_event(r) for r in rows if r["kind"] == "signal_received"]
+
+        for event in await self._commits.submit(read):
+            if event.name == name and event.id not in known:
+                self.journal.add(event)
+
     async def start_timer(self, position: int, seconds: float, purpose: str, name: str) -> None:
         fire_at = self._clock() + seconds
         row = ops.event_row(
