@@ -19,12 +19,17 @@ from __future__ import annotations
 
 from treadle.checking import CheckReport, check
 from treadle.core.durations import days, hours, minutes, seconds
+from treadle.core.flows.builder import Flow
 from treadle.core.history import Event, EventKind
+from treadle.core.nets.changes import Arc, NetChange
 from treadle.core.nets.model import Net, Transition
 from treadle.core.retry import Retry
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
 from treadle.errors import (
+    InvalidFlowError,
+    NetChangeRefusedError,
+    NetStuckError,
     NonDeterminismError,
     ResultTimeoutError,
     RunCancelledError,
@@ -42,6 +47,7 @@ from treadle.errors import (
     StoreError,
     TreadleError,
     UnknownWorkflowError,
+    UnsoundDefinitionError,
     UsageError,
     WaitTimeoutError,
     WorkflowError,
@@ -49,13 +55,15 @@ from treadle.errors import (
 from treadle.runtime.context import Context, StepCall, StepHandle, SyncContext
 from treadle.runtime.control import EngineSignal
 from treadle.runtime.engine import EmbeddedWorker, Engine
-from treadle.runtime.registry import Registry, Step, Workflow, step, workflow
+from treadle.runtime.nets.registration import workflow
+from treadle.runtime.registry import Registry, Step, Workflow, step
 from treadle.runtime.step_info import StepInfo, current_step
 from treadle.runtime.worker import Worker, WorkerOptions
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Arc",
     "CheckReport",
     "Context",
     "EmbeddedWorker",
@@ -63,7 +71,12 @@ __all__ = [
     "EngineSignal",
     "Event",
     "EventKind",
+    "Flow",
+    "InvalidFlowError",
     "Net",
+    "NetChange",
+    "NetChangeRefusedError",
+    "NetStuckError",
     "NonDeterminismError",
     "Registry",
     "ResultTimeoutError",
@@ -92,6 +105,7 @@ __all__ = [
     "Transition",
     "TreadleError",
     "UnknownWorkflowError",
+    "UnsoundDefinitionError",
     "UsageError",
     "WaitTimeoutError",
     "Worker",

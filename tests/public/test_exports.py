@@ -7,6 +7,7 @@ import inspect
 import treadle as tr
 
 EXPECTED = [
+    "Arc",
     "CheckReport",
     "Context",
     "EmbeddedWorker",
@@ -14,7 +15,12 @@ EXPECTED = [
     "EngineSignal",
     "Event",
     "EventKind",
+    "Flow",
+    "InvalidFlowError",
     "Net",
+    "NetChange",
+    "NetChangeRefusedError",
+    "NetStuckError",
     "NonDeterminismError",
     "Registry",
     "ResultTimeoutError",
@@ -43,6 +49,7 @@ EXPECTED = [
     "Transition",
     "TreadleError",
     "UnknownWorkflowError",
+    "UnsoundDefinitionError",
     "UsageError",
     "WaitTimeoutError",
     "Worker",
