@@ -122,6 +122,20 @@ async def fulfil(ctx: tr.Context, order_id: str) -> str:
     return await ctx.step(workflows.charge, order_id)
 """
 
+BAD_FLOW = """
+import treadle as tr
+
+from nets import sound
+
+
+class Flowish:
+    def to_net(self):
+        return tr.Net(places=("a",), transitions=(tr.Transition(name="t", inputs={"b": 1}),))
+
+
+flow = Flowish()
+"""
+
 NOTHING = """
 VALUE = 1
 """
@@ -166,6 +180,7 @@ def check(tmp_path: Path) -> Check:
         "workflows": WORKFLOWS,
         "many": MANY,
         "nothing": NOTHING,
+        "bad_flow": BAD_FLOW,
         "broken": BROKEN,
     }.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(text))
@@ -288,7 +303,7 @@ def test_a_module_with_several_definitions(check: Check) -> None:
         ("many:flow", "net", True),
         ("many:held", "net", False),
         ("many:fulfil", "function", False),
-        ("many:billing", "function", True),  # registered by importing many
+        ("workflows:billing", "function", True),  # registered by importing many
     ]
     fulfil = reports[4]
     assert fulfil["steps"] == ["charge"]
@@ -393,6 +408,13 @@ def test_a_bad_target_fails_before_any_net_is_checked(check: Check) -> None:
     done = check("sound_only", "missing.pnml")
     assert done.returncode == 2
     assert done.stdout == ""  # the good target was not reported: nothing ran
+
+
+def test_a_flow_that_does_not_compile_fails_before_anything_is_checked(check: Check) -> None:
+    done = check("bad_flow")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "names unknown place 'b'; add it to places" in done.stderr
 
 
 def test_the_python_api_and_the_command_agree(check: Check) -> None:

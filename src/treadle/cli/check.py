@@ -92,12 +92,21 @@ def collect(target: str) -> list[Definition]:
         seen.add(id(value))
         if isinstance(value, registry.Workflow):
             seen.add(id(value.definition))
-        found.append(Definition(source=f"{target}:{attribute}", value=value))
+        # A flow is compiled here, so a flow that does not compile fails with the loading.
+        net = checking.as_net(value)
+        found.append(Definition(source=f"{target}:{attribute}", value=net or value))
     for name, version in sorted(set(registry.default_registry.names()) - before):
         definition = registry.default_registry.get(name, version)
         if definition is not None and id(definition) not in seen:
             seen.add(id(definition))
-            found.append(Definition(source=f"{target}:{name}", value=registry.Workflow(definition)))
+            # Registered by a module this one imports: named where `treadle run` finds it.
+            fn = definition.fn
+            found.append(
+                Definition(
+                    source=f"{fn.__module__}:{fn.__qualname__}",
+                    value=registry.Workflow(definition),
+                )
+            )
     if not found:
         raise errors.UsageError(
             f"{target} defines nothing to check: define a tr.Net, a flow or a @tr.workflow "
