@@ -24,6 +24,9 @@ from typing import Any
 import treadle as tr
 
 LOG_ENV = "TREADLE_CHAOS_LOG"
+GATES_ENV = "TREADLE_CHAOS_GATES"
+"""A folder: ``gated_work`` at position ``p`` ends only once the file ``open-<p>`` is in it."""
+GATE_TIMEOUT = 60.0
 STEPS = 20
 """Steps per run of the chaos workflows."""
 FAN_OUT = 10
@@ -63,6 +66,22 @@ async def async_work(run_id: str, position: int) -> dict[str, Any]:
     return {"position": position, "pid": os.getpid(), "token": token}
 
 
+@tr.step
+def gated_work(run_id: str, position: int) -> dict[str, Any]:
+    """The side effect of ``sync_work``, held at a gate: it starts, then waits for the test to
+    open the gate of its position (see ``GATES_ENV``) before it ends."""
+    token = uuid.uuid4().hex
+    trace("start", run_id, position, token)
+    gate = os.path.join(os.environ[GATES_ENV], f"open-{position}")
+    give_up = time.monotonic() + GATE_TIMEOUT
+    while not os.path.exists(gate):
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"nobody opened {gate} within {GATE_TIMEOUT} s")
+        time.sleep(0.01)
+    trace("end", run_id, position, token)
+    return {"position": position, "pid": os.getpid(), "token": token}
+
+
 def _work_for(position: int) -> tr.Step[[str, int], Any]:
     return sync_work if position % 2 == 0 else async_work  # type: ignore[return-value]
 
@@ -73,6 +92,17 @@ async def chain(ctx: tr.Context, steps: int) -> list[int]:
     done = []
     for position in range(steps):
         result = await ctx.step(_work_for(position), ctx.run_id, position)
+        done.append(result["position"])
+    return done
+
+
+@tr.workflow
+async def gated_chain(ctx: tr.Context, steps: int, gated: list[int]) -> list[int]:
+    """``chain``, but the steps at the ``gated`` positions wait for their gate to open."""
+    done = []
+    for position in range(steps):
+        work = gated_work if position in gated else _work_for(position)
+        result = await ctx.step(work, ctx.run_id, position)
         done.append(result["position"])
     return done
 
