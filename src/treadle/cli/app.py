@@ -12,7 +12,7 @@ import typer
 from rich.logging import RichHandler
 
 from treadle import errors
-from treadle.cli import check, database, exits, loading, render, serving, settings, waiting
+from treadle.cli import check, database, exits, loading, nets, render, serving, settings, waiting
 from treadle.core.status import RunStatus
 from treadle.observe import logs
 from treadle.runtime.engine import Engine
@@ -404,6 +404,10 @@ def migrate(database_url: Database = settings.DEFAULT_DATABASE) -> None:
 # -- checking definitions ----------------------------------------------------------------------
 
 app.command(name="check", epilog=check.HELP)(check.command)
+
+# -- running flows and nets --------------------------------------------------------------------
+
+app.add_typer(nets.app, name="net")
 
 
 def main() -> None:

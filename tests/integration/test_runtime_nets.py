@@ -1,0 +1,490 @@
+"""Flows and nets run by the engine: firings in the history, retries, timeouts, cancellation,
+unsound definitions refused, topology changes accepted and refused, every flow construct."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from side_effects import count
+
+import treadle as tr
+
+# -- a net with parallel branches and a guarded choice ----------------------------------------
+
+
+@tr.step
+def nets_pack(order: dict[str, Any]) -> str:
+    return f"label-{order['id']}"
+
+
+@tr.step
+def nets_charge(order: dict[str, Any]) -> int:
+    return int(order["amount"])
+
+
+@tr.step
+def nets_ship(label: str, amount: int) -> dict[str, Any]:
+    return {"label": label, "amount": amount}
+
+
+@tr.step
+def nets_express(shipment: dict[str, Any]) -> str:
+    return f"express {shipment['label']}"
+
+
+@tr.step
+def nets_standard(shipment: dict[str, Any]) -> str:
+    return f"standard {shipment['label']}"
+
+
+ORDER_NET = tr.Net(
+    name="nets_order",
+    places=("new", "to_pack", "to_charge", "packed", "charged", "ready", "sent"),
+    transitions=(
+        tr.Transition(name="split", inputs={"new": 1}, outputs={"to_pack": 1, "to_charge": 1}),
+        tr.Transition(name="pack", inputs={"to_pack": 1}, outputs={"packed": 1}, step="pack"),
+        tr.Transition(
+            name="charge", inputs={"to_charge": 1}, outputs={"charged": 1}, step="charge"
+        ),
+        tr.Transition(
+            name="ship", inputs={"packed": 1, "charged": 1}, outputs={"ready": 1}, step="ship"
+        ),
+        tr.Transition(
+            name="express", inputs={"ready": 1}, outputs={"sent": 1}, step="express", guard="big"
+        ),
+        tr.Transition(name="standard", inputs={"ready": 1}, outputs={"sent": 1}, step="standard"),
+    ),
+)
+order_net = tr.workflow(
+    ORDER_NET,
+    steps={
+        "pack": nets_pack,
+        "charge": nets_charge,
+        "ship": nets_ship,
+        "express": nets_express,
+        "standard": nets_standard,
+    },
+    guards={"big": lambda shipment: shipment["amount"] >= 100},
+)
+
+
+def firings(engine: tr.Engine, run_id: str) -> list[tuple[str, dict[str, int]]]:
+    return [
+        (e.name or "", e.data["marking"])
+        for e in engine.history(run_id)
+        if e.kind is tr.EventKind.TRANSITION_FIRED
+    ]
+
+
+def test_net_runs_parallel_branches_and_a_guarded_choice(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    start_worker()
+    big = engine.start(order_net, {"id": 7, "amount": 150})
+    small = engine.start(order_net, {"id": 8, "amount": 20})
+    assert engine.result(big, timeout=10) == "express label-7"
+    assert engine.result(small, timeout=10) == "standard label-8"
+    assert firings(engine, big) == [
+        ("split", {"to_pack": 1, "to_charge": 1}),
+        ("pack", {"to_charge": 1, "packed": 1}),
+        ("charge", {"packed": 1, "charged": 1}),
+        ("ship", {"ready": 1}),
+        ("express", {"sent": 1}),
+    ]
+    history = engine.history(big)
+    kinds = [e.kind for e in history]
+    # pack and charge ran in the same round: both steps were recorded before either firing.
+    completed = [i for i, k in enumerate(kinds) if k is tr.EventKind.STEP_COMPLETED]
+    fired = [i for i, k in enumerate(kinds) if k is tr.EventKind.TRANSITION_FIRED]
+    assert completed[1] < fired[1]
+    assert [e.data["seq"] for e in history if e.kind is tr.EventKind.TRANSITION_FIRED] == list(
+        range(5)
+    )
+
+
+def test_net_workflow_exposes_its_net_and_starts_by_name(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    assert order_net.net.initial == {"new": 1}
+    assert order_net.net.final == {"sent": 1}
+    assert "express   [ready] -> [sent]  if big  step express" in order_net.describe()
+    start_worker()
+    run_id = engine.start("nets_order", {"id": 1, "amount": 1})
+    assert engine.result(run_id, timeout=10) == "standard label-1"
+    state = engine.net(run_id)
+    assert state.marking == {"sent": 1} and state.firings == 5
+
+
+# -- registration -------------------------------------------------------------------------------
+
+STUCK_NET = tr.Net(
+    name="nets_stuck",
+    places=("i", "a", "b", "o"),
+    transitions=(
+        tr.Transition(name="left", inputs={"i": 1}, outputs={"a": 1}),
+        tr.Transition(name="right", inputs={"i": 1}, outputs={"b": 1}),
+        tr.Transition(name="finish", inputs={"a": 1}, outputs={"o": 1}),
+        tr.Transition(name="never", inputs={"a": 1, "b": 1}, outputs={"o": 1}),
+    ),
+)
+
+
+def test_unsound_net_is_refused_with_its_findings(tmp_path: Any) -> None:
+    with pytest.raises(tr.UnsoundDefinitionError) as caught:
+        tr.workflow(STUCK_NET, name="nets_stuck_refused")
+    message = str(caught.value)
+    assert "deadlock at [b]: reached by right" in message
+    assert "allow_unsound=True" in message
+    assert caught.value.findings
+    with pytest.raises(tr.UnknownWorkflowError):  # nothing was registered
+        tr.Engine(f"sqlite:///{tmp_path / 't.db'}").start("nets_stuck_refused")
+
+
+def test_unsound_net_accepted_with_allow_unsound_runs_until_stuck(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    wf = tr.workflow(STUCK_NET, name="nets_stuck_allowed", allow_unsound=True)
+    start_worker()
+    run_id = engine.start(wf)
+    # "left" is declared first, so the conflict on [i] always goes its way: a sound path.
+    assert engine.result(run_id, timeout=10) is None
+    assert [name for name, _ in firings(engine, run_id)] == ["left", "finish"]
+
+
+def test_unbound_steps_and_guards_are_named() -> None:
+    with pytest.raises(tr.UsageError, match="runs step 'pack', which is not bound"):
+        tr.workflow(ORDER_NET, name="nets_unbound", steps={})
+    with pytest.raises(tr.UsageError, match="guard 'big' must be bound to a callable"):
+        tr.workflow(ORDER_NET, name="nets_unbound", steps={}, guards={"big": 1})
+    with pytest.raises(tr.UsageError, match=r"apply to a tr\.Net or a tr\.Flow"):
+        tr.workflow(lambda ctx: None, allow_unsound=True)
+
+
+# -- retries, timeouts, cancellation ------------------------------------------------------------
+
+
+@tr.step(retry=tr.Retry(attempts=3, initial=0.01))
+def nets_flaky(key: str) -> str:
+    if count(key) < 3:
+        raise RuntimeError("not yet")
+    return key
+
+
+@tr.step(timeout=0.2, retry=tr.Retry(attempts=1))
+def nets_slow(key: str) -> str:
+    time.sleep(2)
+    return key
+
+
+RELEASE: dict[str, threading.Event] = {}
+
+
+@tr.step
+def nets_blocked(key: str) -> str:
+    RELEASE.setdefault(key, threading.Event()).wait(10)
+    return key
+
+
+@tr.step
+def nets_alternative(key: str) -> str:
+    return f"alternative {key}"
+
+
+def _line(name: str, step: str) -> tr.Net:
+    return tr.Net(
+        name=name,
+        places=("i", "p", "o"),
+        transitions=(
+            tr.Transition(name="first", inputs={"i": 1}, outputs={"p": 1}, step=step),
+            tr.Transition(name="second", inputs={"p": 1}, outputs={"o": 1}),
+        ),
+    )
+
+
+flaky_net = tr.workflow(_line("nets_flaky", "flaky"), steps={"flaky": nets_flaky})
+slow_net = tr.workflow(_line("nets_slow", "slow"), steps={"slow": nets_slow})
+blocked_net = tr.workflow(
+    _line("nets_blocked", "blocked"),
+    steps={"blocked": nets_blocked, "alternative": nets_alternative},
+)
+
+
+def test_net_step_retries(engine: tr.Engine, start_worker: Any) -> None:
+    start_worker()
+    key = f"flaky-{uuid.uuid4()}"
+    run_id = engine.start(flaky_net, key)
+    assert engine.result(run_id, timeout=10) == key
+    kinds = [e.kind for e in engine.history(run_id)]
+    assert kinds.count(tr.EventKind.STEP_FAILED) == 2
+    assert kinds.count(tr.EventKind.TRANSITION_FIRED) == 2
+
+
+def test_net_step_timeout_fails_the_run_without_firing(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    start_worker()
+    run_id = engine.start(slow_net, "slow")
+    with pytest.raises(tr.RunFailedError, match="timeout"):
+        engine.result(run_id, timeout=10)
+    assert firings(engine, run_id) == []
+
+
+def test_net_run_is_cancelled(engine: tr.Engine, start_worker: Any, wait_status: Any) -> None:
+    start_worker()
+    key = f"cancel-{uuid.uuid4()}"
+    run_id = engine.start(blocked_net, key)
+    wait_status(run_id, "running")
+    engine.cancel(run_id)
+    RELEASE.setdefault(key, threading.Event()).set()
+    with pytest.raises(tr.RunCancelledError):
+        engine.result(run_id, timeout=10)
+
+
+# -- changing the topology of a running case ---------------------------------------------------
+
+REPLACE_SECOND = tr.NetChange(
+    remove_transitions=("second",),
+    add_transitions=(
+        tr.Transition(name="second_v2", inputs={"p": 1}, outputs={"o": 1}, step="alternative"),
+    ),
+)
+
+
+def test_change_is_applied_to_a_running_case(
+    engine: tr.Engine, start_worker: Any, wait_status: Any
+) -> None:
+    start_worker()
+    key = f"change-{uuid.uuid4()}"
+    run_id = engine.start(blocked_net, key)
+    wait_status(run_id, "running")
+    checked = engine.change_net(run_id, REPLACE_SECOND)
+    assert [t.name for t in checked.net.transitions] == ["first", "second_v2"]
+    time.sleep(1.2)  # the run looks for changes at a firing boundary, at most once a second
+    RELEASE.setdefault(key, threading.Event()).set()
+    assert engine.result(run_id, timeout=10) == f"alternative {key}"
+    history = engine.history(run_id)
+    changed = [e for e in history if e.kind is tr.EventKind.NET_CHANGED]
+    assert len(changed) == 1 and changed[0].data["marking"] == {"p": 1}
+    assert [name for name, _ in firings(engine, run_id)] == ["first", "second_v2"]
+    state = engine.net(run_id)
+    assert state.changes == 1 and [t.name for t in state.net.transitions][-1] == "second_v2"
+
+
+def test_change_that_breaks_the_net_is_refused_at_the_client(
+    engine: tr.Engine, start_worker: Any, wait_status: Any
+) -> None:
+    start_worker()
+    key = f"refuse-{uuid.uuid4()}"
+    run_id = engine.start(blocked_net, key)
+    wait_status(run_id, "running")
+    dead_end = tr.NetChange(
+        add_places=("limbo",),
+        add_transitions=(tr.Transition(name="lose", inputs={"p": 1}, outputs={"limbo": 1}),),
+    )
+    with pytest.raises(tr.NetChangeRefusedError, match=r"deadlock at \[limbo\]"):
+        engine.change_net(run_id, dead_end)
+    with pytest.raises(tr.UsageError, match="not bound"):
+        engine.change_net(
+            run_id,
+            tr.NetChange(
+                add_transitions=(
+                    tr.Transition(name="x", inputs={"p": 1}, outputs={"o": 1}, step="nope"),
+                )
+            ),
+        )
+    RELEASE.setdefault(key, threading.Event()).set()
+    assert engine.result(run_id, timeout=10) == key
+    assert not any(e.kind is tr.EventKind.NET_CHANGED for e in engine.history(run_id))
+
+
+def test_change_is_checked_again_by_the_run(
+    engine: tr.Engine, start_worker: Any, wait_status: Any
+) -> None:
+    # A change that passed a client's check against an older marking fails at the run.
+    start_worker()
+    key = f"recheck-{uuid.uuid4()}"
+    run_id = engine.start(blocked_net, key)
+    wait_status(run_id, "running")
+    # Fine while the case is at [i]; once "first" has fired, the shortcut can never fire.
+    shortcut = tr.NetChange(
+        add_transitions=(tr.Transition(name="shortcut", inputs={"i": 1}, outputs={"o": 1}),)
+    )
+    assert engine.net(run_id).marking == {"i": 1}
+    engine.signal(run_id, "treadle.net_change", {"change": shortcut.to_json()})
+    time.sleep(1.2)
+    RELEASE.setdefault(key, threading.Event()).set()
+    assert engine.result(run_id, timeout=10) == key
+    refused = [e for e in engine.history(run_id) if e.kind is tr.EventKind.NET_CHANGE_REFUSED]
+    assert len(refused) == 1
+    assert refused[0].data["marking"] == {"p": 1}
+    assert "dead transition shortcut" in refused[0].data["findings"][0]
+    assert not any(e.kind is tr.EventKind.NET_CHANGED for e in engine.history(run_id))
+
+
+# -- every flow construct -----------------------------------------------------------------------
+
+
+@tr.step
+def flows_double(x: int) -> int:
+    return x * 2
+
+
+@tr.step
+def flows_inc(x: int) -> int:
+    return x + 1
+
+
+@tr.step
+def flows_add(*xs: int | None) -> int:
+    return sum(x for x in xs if x is not None)
+
+
+@tr.step
+def flows_tag(x: Any) -> str:
+    return f"tag {x}"
+
+
+@tr.step
+def flows_items(x: int) -> list[int]:
+    return list(range(x))
+
+
+def _and_flow() -> tr.Flow:
+    f = tr.Flow("flows_and")
+    a = f.task(flows_inc)
+    b = f.task(flows_double, after=a)
+    c = f.task(flows_inc, after=a)
+    f.task(flows_add, after=[b, c])
+    return f
+
+
+def _xor_flow() -> tr.Flow:
+    f = tr.Flow("flows_xor")
+    a = f.task(flows_inc)
+    route = f.choice(after=a)
+    big = f.task(flows_double, after=route.when(lambda x: x > 10, name="big"))
+    small = f.task(flows_inc, after=route.otherwise())
+    f.task(flows_tag, after=[big, small], join="xor")
+    return f
+
+
+def _or_flow() -> tr.Flow:
+    f = tr.Flow("flows_or")
+    a = f.task(flows_inc)
+    pick = f.multi_choice(after=a)
+    even = f.task(flows_double, after=pick.when(lambda x: x % 2 == 0, name="even"))
+    big = f.task(flows_inc, after=pick.when(lambda x: x > 10, name="big"))
+    f.task(flows_add, after=[even, big], join="or")
+    return f
+
+
+def _discriminator_flow() -> tr.Flow:
+    f = tr.Flow("flows_discriminator")
+    a = f.task(flows_inc)
+    b = f.task(flows_double, after=a)
+    c = f.task(flows_inc, after=a)
+    c2 = f.task(flows_inc, after=c)
+    f.task(flows_tag, after=[c2, b], join="discriminator")
+    return f
+
+
+def _loop_flow() -> tr.Flow:
+    body = tr.Flow("flows_body")
+    body.task(flows_double)
+    f = tr.Flow("flows_loop")
+    a = f.task(flows_inc)
+    f.loop(body, repeat_while=lambda x: x < 50, after=a)
+    return f
+
+
+def _map_flow() -> tr.Flow:
+    f = tr.Flow("flows_map")
+    a = f.task(flows_items)
+    f.map(flows_double, after=a)
+    return f
+
+
+def _overrides_flow() -> tr.Flow:
+    f = tr.Flow("flows_overrides")
+    f.task(nets_flaky, retry=tr.Retry(attempts=5, initial=0.01), name="flaky")
+    return f
+
+
+flows = {
+    "and": tr.workflow(_and_flow()),
+    "xor": tr.workflow(_xor_flow()),
+    "or": tr.workflow(_or_flow()),
+    "discriminator": tr.workflow(_discriminator_flow()),
+    "loop": tr.workflow(_loop_flow()),
+    "map": tr.workflow(_map_flow()),
+}
+overrides = tr.workflow(_overrides_flow())
+
+
+def _sub_flow() -> tr.Flow:
+    f = tr.Flow("flows_sub")
+    a = f.task(flows_inc)
+    f.subflow(flows["and"], after=a)
+    return f
+
+
+flows["sub"] = tr.workflow(_sub_flow())
+
+
+@pytest.mark.parametrize(
+    ("flow", "data", "expected"),
+    [
+        ("and", 1, 4 + 3),
+        ("xor", 20, "tag 42"),
+        ("xor", 2, "tag 4"),
+        ("or", 11, 24 + 13),  # both branches ran
+        ("or", 3, 8),  # only the even one
+        ("or", 2, 0),  # neither: the or-join is skipped, the flow ends with None
+        ("discriminator", 1, "tag 4"),  # the shorter branch arrives first
+        ("loop", 2, 96),  # 3 -> 6 -> 12 -> 24 -> 48 -> 96
+        ("map", 4, [0, 2, 4, 6]),
+        ("sub", 0, 4 + 3),
+    ],
+)
+def test_flow_construct_runs(
+    engine: tr.Engine, start_worker: Any, flow: str, data: int, expected: Any
+) -> None:
+    if (flow, data) == ("or", 2):
+        expected = None
+    start_worker()
+    run_id = engine.start(flows[flow], data)
+    assert engine.result(run_id, timeout=15) == expected
+    assert firings(engine, run_id)[-1] == ("finish", {"end": 1})
+
+
+def test_flow_map_runs_one_step_per_item_at_once(engine: tr.Engine, start_worker: Any) -> None:
+    start_worker()
+    run_id = engine.start(flows["map"], 5)
+    engine.result(run_id, timeout=10)
+    history = engine.history(run_id)
+    doubled = [e for e in history if e.kind is tr.EventKind.STEP_COMPLETED and e.position]
+    assert len(doubled) == 5
+    names = [e.name for e in history if e.kind is tr.EventKind.TRANSITION_FIRED]
+    assert names.count("flows_double") == 1  # one multi-instance firing
+
+
+def test_flow_task_retry_override(engine: tr.Engine, start_worker: Any) -> None:
+    start_worker()
+    key = f"override-{uuid.uuid4()}"
+    run_id = engine.start(overrides, key)
+    assert engine.result(run_id, timeout=10) == key
+    assert [e.kind for e in engine.history(run_id)].count(tr.EventKind.STEP_FAILED) == 2
+
+
+def test_flow_without_input_calls_first_tasks_without_arguments(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    f = tr.Flow("flows_no_input")
+    f.task(lambda: 41, name="answer")
+    wf = tr.workflow(f)
+    start_worker()
+    assert engine.result(engine.start(wf), timeout=10) == 41
