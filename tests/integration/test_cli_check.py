@@ -136,6 +136,47 @@ class Flowish:
 flow = Flowish()
 """
 
+FLOWS = """
+from __future__ import annotations
+
+import treadle as tr
+
+from nets import sound, deadlock
+
+
+@tr.step
+def fetch(source: str) -> list[int]:
+    return [1, 2, 3]
+
+
+@tr.step
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+pipeline = tr.Flow("pipeline")
+pipeline.task(total, after=pipeline.task(fetch))
+
+registered_flow = tr.workflow(pipeline, name="pipeline_run")
+registered_net = tr.workflow(sound, name="sound_run")
+risky = tr.workflow(deadlock, name="risky_run", allow_unsound=True)
+
+
+def register_later():
+    return tr.workflow(sound, name="registered_in_a_function")
+
+
+register_later()
+"""
+
+REFUSED = """
+import treadle as tr
+
+from nets import deadlock
+
+refused = tr.workflow(deadlock, name="refused_run")
+"""
+
 NOTHING = """
 VALUE = 1
 """
@@ -181,6 +222,8 @@ def check(tmp_path: Path) -> Check:
         "many": MANY,
         "nothing": NOTHING,
         "bad_flow": BAD_FLOW,
+        "flows": FLOWS,
+        "refused": REFUSED,
         "broken": BROKEN,
     }.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(text))
@@ -408,6 +451,35 @@ def test_a_bad_target_fails_before_any_net_is_checked(check: Check) -> None:
     done = check("sound_only", "missing.pnml")
     assert done.returncode == 2
     assert done.stdout == ""  # the good target was not reported: nothing ran
+
+
+def test_flows_and_registered_net_workflows_are_checked_as_nets(check: Check) -> None:
+    reports = check.json("flows", code=1)
+    assert [(r["source"], r["name"], r["kind"], r["ok"]) for r in reports] == [
+        ("flows:sound", "and_split_join", "net", True),
+        ("flows:deadlock", "xor_and", "net", False),
+        ("flows:pipeline", "pipeline", "net", True),
+        ("flows:registered_flow", "pipeline", "net", True),
+        ("flows:registered_net", "and_split_join", "net", True),
+        ("flows:risky", "xor_and", "net", False),
+        ("flows:registered_in_a_function", "and_split_join", "net", True),
+    ]
+    pipeline = reports[2]
+    assert pipeline["workflow_net"] is True and pipeline["soundness"]["sound"] is True
+    assert pipeline["states"] == reports[3]["states"]
+
+
+def test_a_net_that_tr_workflow_refuses_at_import_is_an_error_not_bad_input(
+    check: Check,
+) -> None:
+    done = check("refused")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "refused: error: deadlock at [p1]: reached by a"
+    assert lines[-1] == (
+        "refused: import stopped: tr.workflow refused an unsound definition (pass "
+        "allow_unsound=True to check the rest of the module): 4 errors"
+    )
 
 
 def test_a_flow_that_does_not_compile_fails_before_anything_is_checked(check: Check) -> None:

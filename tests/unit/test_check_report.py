@@ -88,6 +88,29 @@ def test_a_net_a_to_net_object_and_a_net_holder_give_the_same_analysis() -> None
         assert report.to_json() == direct.to_json()
 
 
+def test_flows_and_registered_nets_are_checked_as_their_nets() -> None:
+    local = tr.Registry()
+    registered = tr.workflow(DEADLOCK, name="risky", registry=local, allow_unsound=True)
+    assert tr.check(registered).to_json() == tr.check(DEADLOCK).to_json()
+    # What the registry alone holds of it (a workflow around the body function) is a net too.
+    bare = tr.Workflow(registered.definition)
+    assert tr.check(bare).to_json() == tr.check(DEADLOCK).to_json()
+
+    @tr.step
+    def fetch(source: str) -> list[int]:
+        return [1, 2]
+
+    @tr.step
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    flow = tr.Flow("pipeline")
+    flow.task(total, after=flow.task(fetch))
+    report = tr.check(flow)
+    assert report.kind is reports.DefinitionKind.NET and report.ok
+    assert report.to_json() == tr.check(flow.to_net()).to_json()
+
+
 def test_a_pnml_path_is_read_and_checked(tmp_path: Path) -> None:
     path = tmp_path / "order.pnml"
     path.write_text(DEADLOCK.to_pnml())

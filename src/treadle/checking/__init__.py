@@ -26,6 +26,7 @@ from treadle.checking import functions, report
 from treadle.checking.report import CheckReport, DefinitionKind
 from treadle.core.nets import analysis, coverability, explore, model
 from treadle.runtime import registry
+from treadle.runtime.nets import program, registration
 
 DEFAULT_MAX_STATES = explore.DEFAULT_MAX_STATES
 """Markings explored before the search stops and says so (``max_states=`` raises it)."""
@@ -105,6 +106,12 @@ def as_net(definition: Any) -> model.Net | None:
         return read_pnml(definition)
     if isinstance(definition, type):
         return None  # the class Flow has a to_net too; only its instances are definitions
+    if isinstance(definition, registry.Workflow):
+        # A flow or net registered with tr.workflow keeps its program on the body function,
+        # which is all the registry holds of it.
+        built = getattr(definition.definition.fn, registration.PROGRAM_ATTRIBUTE, None)
+        if isinstance(built, program.Program):
+            return built.net
     to_net = getattr(definition, "to_net", None)
     if callable(to_net):
         net = to_net()

@@ -83,6 +83,12 @@ def collect(target: str) -> list[Definition]:
     try:
         module = loading.import_module(target, option="TARGET")
     except errors.UsageError as exc:
+        refused = exc.__cause__
+        if isinstance(refused, errors.UnsoundDefinitionError):
+            # tr.workflow refused a flow or net while the module was imported: that is a
+            # finding about the definition (exit 1), not bad input, but nothing after it in
+            # the module could be loaded.
+            return [Definition(source=target, value=_refused(target, refused))]
         raise errors.UsageError(f"{exc.message} A TARGET can also be a .pnml file.") from exc
     found: list[Definition] = []
     seen: set[int] = set()
@@ -101,18 +107,25 @@ def collect(target: str) -> list[Definition]:
             seen.add(id(definition))
             # Registered by a module this one imports: named where `treadle run` finds it.
             fn = definition.fn
-            found.append(
-                Definition(
-                    source=f"{fn.__module__}:{fn.__qualname__}",
-                    value=registry.Workflow(definition),
-                )
-            )
+            workflow: registry.Workflow[..., Any] = registry.Workflow(definition)
+            net = checking.as_net(workflow)
+            source = f"{fn.__module__}:{fn.__qualname__}" if net is None else f"{target}:{name}"
+            found.append(Definition(source=source, value=net or workflow))
     if not found:
         raise errors.UsageError(
             f"{target} defines nothing to check: define a tr.Net, a flow or a @tr.workflow "
             "at module level, or pass a .pnml file"
         )
     return found
+
+
+def _refused(target: str, refused: errors.UnsoundDefinitionError) -> checking.CheckReport:
+    return checking.CheckReport(
+        name="import stopped: tr.workflow refused an unsound definition (pass "
+        "allow_unsound=True to check the rest of the module)",
+        kind=checking.DefinitionKind.NET,
+        findings=tuple(f for f in refused.findings if isinstance(f, reports.NetFinding)),
+    )
 
 
 def command(
@@ -161,18 +174,26 @@ def command(
     out = render.console(terminal=True) if terminal and not as_json else None
     status = render.console(terminal=True, stderr=True) if sys.stderr.isatty() else None
     errors_found = warnings_found = 0
-    for definition in definitions:
-        if status is not None:
-            with status.status(f"checking {definition.source}", spinner="dots"):
+    try:
+        for definition in definitions:
+            if isinstance(definition.value, checking.CheckReport):
+                report = definition.value
+            elif status is not None:
+                with status.status(f"checking {definition.source}", spinner="dots"):
+                    report = checking.check(
+                        definition.value, max_states=max_states, workflow=workflow
+                    )
+            else:
                 report = checking.check(definition.value, max_states=max_states, workflow=workflow)
-        else:
-            report = checking.check(definition.value, max_states=max_states, workflow=workflow)
-        errors_found += report.errors
-        warnings_found += report.warnings
-        if as_json:
-            _write(render.dumps({"source": definition.source, **report.to_json()}))
-        else:
-            _show(report, definition.source, out)
+            errors_found += report.errors
+            warnings_found += report.warnings
+            if as_json:
+                _write(render.dumps({"source": definition.source, **report.to_json()}))
+            else:
+                _show(report, definition.source, out)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: the definitions printed above were checked, not the rest\n")
+        raise typer.Exit(130) from None
     if not as_json and len(definitions) > 1:
         total = (
             f"checked {len(definitions)} definitions: {errors_found} "
