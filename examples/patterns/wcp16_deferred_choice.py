@@ -33,7 +33,10 @@ async def deferred_choice(ctx: tr.Context) -> str:
 def demo(engine: tr.Engine) -> dict[str, str]:
     chosen = engine.start(deferred_choice)
     engine.signal(chosen, "event", "E2")
-    engine.signal(chosen, "event", "E1")  # too late: E2 came first
+    try:
+        engine.signal(chosen, "event", "E1")  # too late: E2 came first
+    except tr.RunFinishedError:
+        pass  # the run has already taken E2 and finished: E1 is refused
     silent = engine.start(deferred_choice)
     for run_id in (chosen, silent):
         engine.result(run_id, timeout=10)

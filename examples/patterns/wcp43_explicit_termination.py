@@ -20,7 +20,7 @@ import treadle as tr
 
 @tr.workflow(name="wcp43.task_b")
 async def task_b(ctx: tr.Context) -> str:
-    return await ctx.step(B, 20)
+    return await ctx.step(B, 8)
 
 
 @tr.workflow(name="wcp43.case")
@@ -34,7 +34,7 @@ async def case(ctx: tr.Context, database: str) -> str:
 def demo(engine: tr.Engine) -> dict[str, str]:
     run_id = engine.start(case, engine.database)
     engine.result(run_id, timeout=10)
-    return {"B (20) and C (1); C ends the case": run_id}
+    return {"B (8) and C (1); C ends the case": run_id}
 
 
 if __name__ == "__main__":
