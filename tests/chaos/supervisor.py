@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,15 @@ GRACE_SECONDS = 5.0
 # -- worker processes ----------------------------------------------------------------------
 
 
-def worker_command(database_url: str, concurrency: int = CONCURRENCY) -> list[str]:
+def worker_command(
+    database_url: str, concurrency: int = CONCURRENCY, apps: Sequence[str] = ("chaos_app",)
+) -> list[str]:
     return [
         sys.executable,
         "-m",
         "treadle",
         "worker",
-        "--app",
-        "chaos_app",
+        *(word for app in apps for word in ("--app", app)),
         "--database",
         database_url,
         "--lease-seconds",
@@ -87,9 +88,10 @@ class Workers:
         *,
         concurrency: int = CONCURRENCY,
         env: dict[str, str] | None = None,
+        apps: Sequence[str] = ("chaos_app",),
     ) -> None:
         self._folder = folder
-        self._command = worker_command(database_url, concurrency)
+        self._command = worker_command(database_url, concurrency, apps)
         python_path = [str(CHAOS_DIR), os.environ.get("PYTHONPATH", "")]
         self._env = (
             os.environ
@@ -176,19 +178,15 @@ class Workers:
                 process.wait(10)
 
     def errors(self, *, allowed: Iterable[str] = ()) -> list[str]:
-        """Error lines and tracebacks the workers wrote, but for those that hold an
-        ``allowed`` text (and the traceback lines that follow those)."""
+        """The first lines of error records and tracebacks the workers wrote, but for records
+        that hold one of the ``allowed`` texts."""
         found = []
         for path in self._outputs:
-            excused = False
-            for line in path.read_text(errors="replace").splitlines():
-                if any(text in line for text in allowed):
-                    excused = True
+            for record in _records(path.read_text(errors="replace")):
+                if "ERROR" not in record[0] and not any("Traceback" in x for x in record):
                     continue
-                if line[:4].isdigit() or line.startswith("worker "):
-                    excused = False  # a new log record, or the command's own output
-                if not excused and ("ERROR" in line or "Traceback" in line):
-                    found.append(f"{path.name}: {line}")
+                if not any(text in line for line in record for text in allowed):
+                    found.append(f"{path.name}: {record[0]}")
         return found
 
     def count(self, text: str) -> list[int]:
@@ -204,6 +202,18 @@ class Workers:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             parts.append(f"--- {path.name} ---\n" + "\n".join(text))
         return "\n".join(parts)
+
+
+def _records(output: str) -> list[list[str]]:
+    """A worker's output as records: a log line with the lines that continue it (a
+    traceback), or a line the command printed."""
+    records: list[list[str]] = []
+    for line in output.splitlines():
+        if not records or line[:4].isdigit() or line.startswith("worker "):
+            records.append([line])
+        else:
+            records[-1].append(line)
+    return records
 
 
 def no_transaction_open(database_url: str) -> bool:
