@@ -52,6 +52,19 @@ def task(name: str) -> tr.Step[..., str]:
     return tr.step(name=name)(work)
 
 
+def flow_task(name: str, units: float = 0.0) -> tr.Step[..., str]:
+    """For ``tr.Flow``, whose tasks receive their predecessors' results as arguments: the
+    step of task ``name`` that takes any arguments, works ``units`` time units and returns
+    ``name``."""
+
+    async def work(*inputs: Any) -> str:
+        await asyncio.sleep(units * UNIT)
+        return name
+
+    work.__name__ = work.__qualname__ = name
+    return tr.step(name=name)(work)
+
+
 A, B, C, D, E, F = (task(name) for name in "ABCDEF")
 TASKS = {"A": A, "B": B, "C": C, "D": D, "E": E, "F": F}
 

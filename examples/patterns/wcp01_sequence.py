@@ -1,7 +1,8 @@
 """WCP-1 Sequence: a task starts only once the task before it has completed.
 
 In a durable function a sequence is consecutive ``await ctx.step(...)`` calls: each call
-returns only when its step's result is recorded, so the next one cannot start earlier.
+returns only when its step's result is recorded, so the next one cannot start earlier. As a
+``tr.Flow``, each task names the one before it in ``after=``.
 
 Run it with ``python examples/patterns/wcp01_sequence.py``.
 """
@@ -22,10 +23,18 @@ async def sequence(ctx: tr.Context) -> list[str]:
     return [a, b, c]
 
 
+flow = tr.Flow("wcp01_sequence_flow")
+a = flow.task(kit.flow_task("A", 1))
+b = flow.task(kit.flow_task("B", 1), after=a)
+flow.task(kit.flow_task("C", 1), after=b)
+sequence_flow = tr.workflow(flow)
+
+
 def demo(engine: tr.Engine) -> dict[str, str]:
-    run_id = engine.start(sequence)
-    engine.result(run_id, timeout=10)
-    return {"A then B then C": run_id}
+    runs = {"A then B then C": engine.start(sequence), "as a flow": engine.start(sequence_flow)}
+    for run_id in runs.values():
+        engine.result(run_id, timeout=10)
+    return runs
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Exclusive choice: at the split exactly one branch is taken, decided from the dat
 merge: the alternative branches come together again without waiting for each other, since
 only one of them ever ran. In a durable function the choice is an ``if`` on a step's result
 (recorded, so a replay takes the same branch) and the merge is the code after the ``if``.
+As a ``tr.Flow``: ``flow.choice`` with ``when``/``otherwise`` branches, and ``join="xor"``.
 
 Run it with ``python examples/patterns/wcp04_05_exclusive_choice.py``.
 """
@@ -30,8 +31,22 @@ async def exclusive_choice(ctx: tr.Context, x: int) -> str:
     return await ctx.step(D)  # the simple merge: reached from either branch, once
 
 
+flow = tr.Flow("wcp04_exclusive_choice_flow")
+a = flow.task(a_sets_x)
+route = flow.choice(after=a)
+b = flow.task(kit.flow_task("B", 1), after=route.when(lambda x: x > 0, name="positive"))
+c = flow.task(kit.flow_task("C", 1), after=route.otherwise())
+flow.task(kit.flow_task("D"), after=[b, c], join="xor")
+exclusive_choice_flow = tr.workflow(flow)
+
+
 def demo(engine: tr.Engine) -> dict[str, str]:
-    runs = {"x=1": engine.start(exclusive_choice, 1), "x=-1": engine.start(exclusive_choice, -1)}
+    runs = {
+        "x=1": engine.start(exclusive_choice, 1),
+        "x=-1": engine.start(exclusive_choice, -1),
+        "as a flow, x=1": engine.start(exclusive_choice_flow, 1),
+        "as a flow, x=-1": engine.start(exclusive_choice_flow, -1),
+    }
     for run_id in runs.values():
         engine.result(run_id, timeout=10)
     return runs

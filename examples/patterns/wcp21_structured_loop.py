@@ -2,7 +2,8 @@
 
 Python's ``while`` (test before each pass) and a ``while True`` with a test at the end
 (repeat ... until) are the loops; each pass records its steps at new positions, so a replay
-walks the same passes.
+walks the same passes. As a ``tr.Flow``, ``flow.loop(body, repeat_while=...)`` runs a flow
+once and again while the condition holds on the last pass's result (a repeat-until).
 
 Run it with ``python examples/patterns/wcp21_structured_loop.py``.
 """
@@ -34,10 +35,23 @@ async def repeat_until(ctx: tr.Context) -> int:
             return passes
 
 
+@tr.step(name="B")
+def b_counts(i: int) -> int:
+    return i + 1
+
+
+body = tr.Flow("wcp21_body")
+body.task(b_counts)
+flow = tr.Flow("wcp21_loop_flow")
+flow.loop(body, repeat_while=lambda i: i < 3)
+loop_flow = tr.workflow(flow)
+
+
 def demo(engine: tr.Engine) -> dict[str, str]:
     runs = {
         "while i < 3: B": engine.start(while_loop, 3),
         "repeat B until true": engine.start(repeat_until),
+        "as a flow, B repeated while i < 3": engine.start(loop_flow, 0),
     }
     for run_id in runs.values():
         engine.result(run_id, timeout=10)

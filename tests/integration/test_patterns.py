@@ -128,10 +128,10 @@ def kinds(engine: tr.Engine, run_id: str, kind: tr.EventKind) -> list[tr.Event]:
 
 
 def test_wcp01_sequence(engine: tr.Engine) -> None:
-    (run_id,) = demo(engine, "wcp01_sequence").values()
-    a, b, c = tasks = done(engine, run_id)
-    assert labels(tasks) == ["A", "B", "C"]
-    assert a.finished <= b.started and b.finished <= c.started
+    for run_id in demo(engine, "wcp01_sequence").values():  # the function, then the flow
+        a, b, c = tasks = done(engine, run_id)
+        assert labels(tasks) == ["A", "B", "C"]
+        assert a.finished <= b.started and b.finished <= c.started
 
 
 def test_wcp02_parallel_split(engine: tr.Engine) -> None:
@@ -143,25 +143,29 @@ def test_wcp02_parallel_split(engine: tr.Engine) -> None:
 
 
 def test_wcp03_synchronization(engine: tr.Engine) -> None:
-    (run_id,) = demo(engine, "wcp03_synchronization").values()
-    tasks = done(engine, run_id)
-    b, c, d = one(tasks, "B"), one(tasks, "C"), one(tasks, "D")
-    assert b.finished < c.finished <= d.started
+    for run_id in demo(engine, "wcp03_synchronization").values():  # the function, the flow
+        tasks = done(engine, run_id)
+        b, c, d = one(tasks, "B"), one(tasks, "C"), one(tasks, "D")
+        assert b.finished < c.finished <= d.started
 
 
 def test_wcp04_05_exclusive_choice_and_simple_merge(engine: tr.Engine) -> None:
     runs = demo(engine, "wcp04_05_exclusive_choice")
-    assert labels(done(engine, runs["x=1"])) == ["A", "B", "D"]
-    assert labels(done(engine, runs["x=-1"])) == ["A", "C", "D"]
+    for prefix in ("", "as a flow, "):
+        assert labels(done(engine, runs[f"{prefix}x=1"])) == ["A", "B", "D"]
+        assert labels(done(engine, runs[f"{prefix}x=-1"])) == ["A", "C", "D"]
 
 
 def test_wcp06_07_multi_choice_and_synchronizing_merge(engine: tr.Engine) -> None:
     runs = demo(engine, "wcp06_07_multi_choice")
-    both = done(engine, runs["c1=True, c2=True"])
-    assert sorted(labels(both)) == ["B", "C", "D"]
-    assert one(both, "D").started >= max(one(both, "B").finished, one(both, "C").finished)
-    assert labels(done(engine, runs["c1=True, c2=False"])) == ["B", "D"]
-    assert labels(done(engine, runs["c1=False, c2=True"])) == ["C", "D"]
+    for prefix, first in (("", []), ("as a flow, ", ["A"])):  # the flow's A passes c1, c2 on
+        both = done(engine, runs[f"{prefix}c1=True, c2=True"])
+        assert sorted(labels(both)) == sorted([*first, "B", "C", "D"])
+        assert one(both, "D").started >= max(one(both, "B").finished, one(both, "C").finished)
+        only_b = done(engine, runs[f"{prefix}c1=True, c2=False"])
+        assert labels(only_b) == [*first, "B", "D"]
+        assert one(only_b, "D").started - one(only_b, "B").finished < 4 * kit.UNIT  # not C's 5
+        assert labels(done(engine, runs[f"{prefix}c1=False, c2=True"])) == [*first, "C", "D"]
 
 
 def test_wcp08_multi_merge(engine: tr.Engine) -> None:
@@ -215,7 +219,7 @@ def test_wcp12_mi_without_synchronization(engine: tr.Engine) -> None:
 
 def test_wcp13_14_mi_with_a_priori_knowledge(engine: tr.Engine) -> None:
     runs = demo(engine, "wcp13_14_mi_a_priori")
-    for run_id, count in zip(runs.values(), (3, 4, 0), strict=True):
+    for run_id, count in zip(runs.values(), (3, 4, 0, 4, 0), strict=True):
         tasks = done(engine, run_id)
         assert sorted(labels(tasks)) == [f"B#{i}" for i in range(count)] + ["C"]
         assert labels(tasks)[-1] == "C"
@@ -279,9 +283,11 @@ def test_wcp20_cancel_case(engine: tr.Engine) -> None:
 
 def test_wcp21_structured_loop(engine: tr.Engine) -> None:
     runs = demo(engine, "wcp21_structured_loop")
-    while_run, repeat_run = runs.values()
+    while_run, repeat_run, flow_run = runs.values()
     assert labels(done(engine, while_run)) == ["B#0", "B#1", "B#2"]
     assert labels(done(engine, repeat_run)) == ["B#0"]
+    assert labels(done(engine, flow_run)) == ["B", "B", "B"]
+    assert result(engine, flow_run) == 3
 
 
 def test_wcp22_recursion(engine: tr.Engine) -> None:
