@@ -74,6 +74,12 @@ def from_net(
     """A program for a ``tr.Net``: each transition's step and guard looked up by name."""
     if not isinstance(net, model.Net):
         raise errors.RegistrationError(f"expected a tr.Net, not {net!r}")
+    shape = soundness.structure(net)
+    if not net.initial and not isinstance(shape, tuple):
+        raise errors.RegistrationError(
+            f"net {net.name!r} declares no initial marking and is not a workflow net ({shape}): "
+            "give it initial={place: tokens}, or one source and one sink place"
+        )
     bound_steps = _steps(steps, f"net {net.name!r}")
     bound_guards = _guards(guards, f"net {net.name!r}")
     program = Program(

@@ -1,0 +1,119 @@
+"""Chaos: a flow and a net survive worker processes killed with SIGKILL mid-run.
+
+Two worker processes (``--app chaos_flows``) run flows and nets while this test kills one
+at random moments and starts another in its place. Afterwards every run has succeeded with
+the expected result, every step call is recorded exactly once, every firing is recorded
+exactly once (sequence numbers 0, 1, ... without gaps or repeats), and the kills did hit
+runs in flight.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import chaos_flows
+import pytest
+from supervisor import Workers, chaos_seed, read_traces, wait_until
+
+import treadle as tr
+
+pytestmark = pytest.mark.chaos
+
+WORKERS = 2
+RUNS = 15
+"""Runs of each: the flow and the net."""
+AT_ONCE = 6
+"""Runs are started as others finish, this many unfinished at a time, so that the kills
+land while work is in flight."""
+KILLS = 5
+KILL_INTERVAL = (0.3, 0.8)
+FINISH_TIMEOUT = 120.0
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'chaos.db'}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[tr.Engine]:
+    with tr.Engine(database_url) as engine:
+        yield engine
+
+
+@pytest.fixture
+def workers(tmp_path: Path, database_url: str, engine: tr.Engine) -> Iterator[Workers]:
+    workers = Workers(tmp_path, database_url, tmp_path / "side-effects.log", 0)
+    # The flows live in their own module, loaded beside chaos_app (which their steps use).
+    workers._command += ["--app", "chaos_flows"]
+    for _ in range(WORKERS):
+        workers.add()
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+def test_flows_and_nets_survive_killed_workers(
+    engine: tr.Engine, workers: Workers, tmp_path: Path
+) -> None:
+    rng = random.Random(chaos_seed())
+    runs = {f"flow-{i}": chaos_flows.chaos_flow for i in range(RUNS)}
+    runs |= {f"net-{i}": chaos_flows.chaos_net for i in range(RUNS)}
+    to_start = list(runs.items())
+    rng.shuffle(to_start)
+    wait_until(workers.ready, 30, "the workers to be ready", workers)
+    began = time.monotonic()
+    kills = 0
+    next_kill = time.monotonic() + rng.uniform(*KILL_INTERVAL)
+    while to_start or kills < KILLS:
+        counts = engine.counts()
+        unfinished = sum(counts.get(s, 0) for s in ("pending", "running", "waiting"))
+        for run_id, workflow in to_start[: max(0, AT_ONCE - unfinished)]:
+            engine.start(workflow, 0, id=run_id)
+            to_start.pop(0)
+        if kills < KILLS and time.monotonic() >= next_kill:
+            workers.kill(rng.randrange(WORKERS))
+            kills += 1
+            next_kill = time.monotonic() + rng.uniform(*KILL_INTERVAL)
+        time.sleep(0.01)
+
+    def all_finished() -> bool:
+        return all(engine.get(run_id).status.finished for run_id in runs)
+
+    wait_until(all_finished, FINISH_TIMEOUT - (time.monotonic() - began), "the runs", workers)
+    assert workers.terminate() == [0] * WORKERS, workers.outputs()
+    assert not workers.errors(), "\n".join(workers.errors())
+
+    adopted = 0
+    for run_id in runs:
+        flow = run_id.startswith("flow")
+        assert engine.result(run_id) == (
+            chaos_flows.FLOW_RESULT if flow else chaos_flows.NET_RESULT
+        )
+        history = engine.history(run_id)
+        completed = collections.Counter(
+            e.position for e in history if e.kind is tr.EventKind.STEP_COMPLETED
+        )
+        steps = chaos_flows.FLOW_STEPS if flow else chaos_flows.NET_STEPS
+        assert sorted(completed) == list(range(steps)), f"{run_id}: {completed}"
+        assert set(completed.values()) == {1}, f"{run_id}: a step was recorded twice"
+        seqs = [e.data["seq"] for e in history if e.kind is tr.EventKind.TRANSITION_FIRED]
+        fired = chaos_flows.FLOW_FIRINGS if flow else chaos_flows.NET_FIRINGS
+        assert seqs == list(range(fired)), f"{run_id}: firings recorded {seqs}"
+        starts = [e for e in history if e.kind is tr.EventKind.RUN_STARTED]
+        adopted += max(e.data["epoch"] for e in starts) > 1
+    executions = read_traces(tmp_path / "side-effects.log")
+    per_call = collections.Counter((e.run_id, e.position) for e in executions.values())
+    print(
+        f"chaos flows: {kills} kills, {len(runs)} runs, {adopted} runs adopted after a kill, "
+        f"{sum(per_call.values()) - len(per_call)} step executions repeated"
+    )
+    assert adopted >= 1, "no kill hit a run: the test did not test anything"
