@@ -148,11 +148,18 @@ INLINE int same(const word *a, const word *b, int k) {
     return 1;
 }
 
+/* Each move touches a range of words [lo, hi]: those holding the fields it tests, takes
+ * from, gives to or resets. The others pass through unchanged: no carry or borrow enters
+ * the range from below (the move adds nothing there) nor leaves it (none leaves a field). */
+typedef struct {
+    int lo, hi;
+} Span;
+
 /* (m + add) & guards == guards, with carries between words (a field may straddle two). */
-INLINE int enabled(const word *m, const word *add, const word *guards, int k) {
+INLINE int enabled(const word *m, const word *add, const word *guards, Span span, int k) {
     if (k == 1) return ((m[0] + add[0]) & guards[0]) == guards[0];
     word carry = 0;
-    for (int j = 0; j < k; j++) {
+    for (int j = span.lo; j <= span.hi; j++) {
         word s = m[j] + add[j];
         word c = s < m[j];
         word t = s + carry;
@@ -165,24 +172,22 @@ INLINE int enabled(const word *m, const word *add, const word *guards, int k) {
 
 /* out = ((m - pre) & keep) + post; returns whether a guard bit of `all_guards` is set. */
 INLINE int fire(const word *m, const word *pre, const word *keep, const word *post,
-                const word *all_guards, word *out, int k) {
+                const word *all_guards, Span span, word *out, int k) {
     if (k == 1) {
         out[0] = ((m[0] - pre[0]) & keep[0]) + post[0];
         return (out[0] & all_guards[0]) != 0;
     }
-    word borrow = 0;
-    for (int j = 0; j < k; j++) {
+    memcpy(out, m, k * sizeof(word));
+    word borrow = 0, carry = 0, over = 0;
+    for (int j = span.lo; j <= span.hi; j++) {
         word d = m[j] - pre[j];
         word b = m[j] < pre[j];
         word e = d - borrow;
         b |= d < borrow;
         borrow = b;
-        out[j] = e & keep[j];
-    }
-    word carry = 0, over = 0;
-    for (int j = 0; j < k; j++) {
-        word s = out[j] + post[j];
-        word c = s < out[j];
+        e &= keep[j];
+        word s = e + post[j];
+        word c = s < e;
         word t = s + carry;
         c |= t < s;
         carry = c;
@@ -200,6 +205,7 @@ typedef struct {
     int k;
     Py_ssize_t nmoves;
     const word *moves; /* per move: add, guards, pre, post, keep; k words each */
+    Span *spans;
     const word *all_guards;
     unsigned long long max_states;
     int places, width;
@@ -291,12 +297,13 @@ INLINE int run(Search *s, const word *initial, int k) {
                 int any = 0;
                 for (Py_ssize_t t = 0; t < s->nmoves; t++) {
                     const word *mv = s->moves + (size_t)t * 5 * k;
-                    if (!enabled(m, mv, mv + k, k)) continue;
+                    if (!enabled(m, mv, mv + k, s->spans[t], k)) continue;
                     any = 1;
                     s->enabled[t] = 1;
                     s->edges++;
                     word *out = batch + n * k;
-                    if (fire(m, mv + 2 * k, mv + 4 * k, mv + 3 * k, s->all_guards, out, k)) {
+                    if (fire(m, mv + 2 * k, mv + 4 * k, mv + 3 * k, s->all_guards, s->spans[t],
+                             out, k)) {
                         status = WIDEN;
                         goto done;
                     }
@@ -376,23 +383,34 @@ static int sort_levels(Search *s, int k) {
     return OK;
 }
 
-/* The largest count of each place over every marking found. */
-static void place_bounds(const Search *s, word *bounds) {
-    int k = s->k;
-    word mask = s->width >= 64 ? EMPTY : (((word)1 << s->width) - 1);
+/* The largest count of each place over every marking found. A place whose count reaches
+ * the most its field can hold drops out of the scan (on safe nets, all of them, early). */
+static int place_bounds(const Search *s, word *bounds) {
+    int k = s->k, open = s->places;
+    word mask = ((word)1 << s->width) - 1, top = mask >> 1;
     size_t count = s->states.n / k;
-    for (int p = 0; p < s->places; p++) bounds[p] = 0;
-    for (size_t i = 0; i < count; i++) {
+    int *left = malloc((open ? (size_t)open : 1) * sizeof(int));
+    if (left == NULL) return NO_MEMORY;
+    for (int p = 0; p < open; p++) {
+        bounds[p] = 0;
+        left[p] = p;
+    }
+    for (size_t i = 0; i < count && open; i++) {
         const word *m = s->states.v + i * k;
-        for (int p = 0; p < s->places; p++) {
+        for (int at = 0; at < open; at++) {
+            int p = left[at];
             size_t offset = (size_t)p * s->width;
             size_t j = offset / 64, shift = offset % 64;
             word value = m[j] >> shift;
             if (shift + s->width > 64 && j + 1 < (size_t)k) value |= m[j + 1] << (64 - shift);
             value &= mask;
-            if (value > bounds[p]) bounds[p] = value;
+            if (value <= bounds[p]) continue;
+            bounds[p] = value;
+            if (value == top) left[at--] = left[--open];
         }
     }
+    free(left);
+    return OK;
 }
 
 static void search_free(Search *s) {
@@ -401,7 +419,32 @@ static void search_free(Search *s) {
     free(s->dead.v);
     free(s->dead_levels.v);
     free(s->enabled);
+    free(s->spans);
     free(s->table);
+}
+
+/* The words a move touches, widened to whole fields: a carry from a token added to the low
+ * bits of a field that straddles two words lands in the next word. */
+static void find_spans(Search *s) {
+    int k = s->k;
+    size_t width = (size_t)s->width;
+    for (Py_ssize_t t = 0; t < s->nmoves; t++) {
+        const word *mv = s->moves + (size_t)t * 5 * k;
+        Span span = {k, -1}; /* empty: the move changes nothing */
+        for (int j = 0; j < k; j++) {
+            word bits = mv[j] | mv[k + j] | mv[2 * k + j] | mv[3 * k + j] | ~mv[4 * k + j];
+            if (!bits) continue;
+            int low = 0, high = 63;
+            while (!((bits >> low) & 1)) low++;
+            while (!((bits >> high) & 1)) high--;
+            size_t first = ((size_t)j * 64 + low) / width * width;
+            size_t last = ((size_t)j * 64 + high) / width * width + width - 1;
+            if ((int)(first / 64) < span.lo) span.lo = (int)(first / 64);
+            if ((int)(last / 64) > span.hi) span.hi = (int)(last / 64);
+        }
+        if (span.hi >= k) span.hi = k - 1;
+        s->spans[t] = span;
+    }
 }
 
 static PyObject *list_of_words(const Vec *vec) {
@@ -449,18 +492,22 @@ static PyObject *search(PyObject *module, PyObject *args) {
     s.all_guards = all_guards.buf;
     s.max_states = max_states;
     s.enabled = calloc(s.nmoves ? (size_t)s.nmoves : 1, 1);
+    s.spans = malloc((s.nmoves ? (size_t)s.nmoves : 1) * sizeof(Span));
     word *bounds = malloc((places ? (size_t)places : 1) * sizeof(word));
-    if (s.enabled == NULL || bounds == NULL) {
+    if (s.enabled == NULL || s.spans == NULL || bounds == NULL) {
         free(bounds);
         PyErr_NoMemory();
         goto out;
     }
+    find_spans(&s);
     int status;
     Py_BEGIN_ALLOW_THREADS;
     /* Constant k lets the compiler unroll the one-word case, the common one. */
-    status = k == 1 ? run(&s, initial.buf, 1) : run(&s, initial.buf, k);
+    status = k == 1   ? run(&s, initial.buf, 1)
+             : k == 2 ? run(&s, initial.buf, 2)
+                      : run(&s, initial.buf, k);
     if (status == OK) status = sort_levels(&s, k);
-    if (status == OK) place_bounds(&s, bounds);
+    if (status == OK) status = place_bounds(&s, bounds);
     Py_END_ALLOW_THREADS;
     if (status == WIDEN) {
         free(bounds);
