@@ -342,3 +342,46 @@ def test_transact_runs_a_deadlocks_victim_again(postgres_url: str) -> None:
     attempts, failures = _deadlock(postgres_url, retrying=True)
     assert failures == []
     assert sorted(attempts) == [1, 2]
+
+
+
+def synchronous_commit(store: Store, *, in_transaction: bool) -> str:
+    """What a commit waits for: outside a transaction (``append``'s single statements) and
+    inside one."""
+    if in_transaction:
+        with store.transaction() as tx:
+            row = tx._connection.execute("SHOW synchronous_commit").fetchone()  # type: ignore[attr-defined]
+    else:
+        row = store._connected().execute("SHOW synchronous_commit").fetchone()  # type: ignore[attr-defined]
+    return str(row["synchronous_commit"])
+
+
+def test_journal_appends_do_not_wait_for_the_log_flush_and_transactions_do(
+    store: Store,
+) -> None:
+    assert synchronous_commit(store, in_transaction=False) == "off"
+    assert synchronous_commit(store, in_transaction=True) == "on"
+
+
+def test_synchronous_full_makes_every_commit_wait(postgres_url: str) -> None:
+    store = urls.open_store(postgres_url + "?synchronous=full")
+    try:
+        assert synchronous_commit(store, in_transaction=False) == "on"
+        assert synchronous_commit(store, in_transaction=True) == "on"
+        assert store.url == postgres_url  # the option is Treadle's, not the driver's
+    finally:
+        store.close()
+
+def test_an_unknown_durability_mode_is_refused(postgres_url: str) -> None:
+    with pytest.raises(errors.UsageError, match="normal, full"):
+        urls.open_store(postgres_url + "?synchronous=sometimes")
+
+
+def test_other_url_options_still_reach_the_driver(postgres_url: str) -> None:
+    store = urls.open_store(postgres_url + "?synchronous=normal&application_name=treadle-test")
+    try:
+        with store.transaction() as tx:
+            row = tx._connection.execute("SHOW application_name").fetchone()  # type: ignore[attr-defined]
+        assert row["application_name"] == "treadle-test"
+    finally:
+        store.close()

@@ -132,3 +132,13 @@ def test_several_processes_write_to_one_database(store: Store, db_url: str) -> N
         events = tx.fetch_all("histories", {"ids": json.dumps(ids)})
     assert counts == {"pending": processes * per_process}
     assert len(events) == processes * per_process
+
+
+
+def test_appends_commit_and_report_the_rows_each_changed(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.execute("insert_run", new_run("journal"))
+    assert store.append([("insert_run", new_run("journal"))]) == [0]  # the id exists
+    assert store.append([("insert_run", new_run("j1")), ("insert_run", new_run("j2"))]) == [1, 1]
+    with store.snapshot() as tx:
+        assert tx.fetch_one("get_run", {"id": "j2"}) is not None

@@ -19,8 +19,16 @@ from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry, remote_errors, step_info
 from treadle.runtime.context import Context, SyncContext
-from treadle.runtime.control import INVOKE, SLEEP, WRITE, DeadlinePassed, Fenced, Suspend
-from treadle.runtime.group_commit import GroupCommit
+from treadle.runtime.control import (
+    APPEND,
+    INVOKE,
+    SLEEP,
+    WRITE,
+    DeadlinePassed,
+    Fenced,
+    Suspend,
+)
+from treadle.runtime.group_commit import Committed, GroupCommit
 from treadle.store import transact
 from treadle.store.protocol import Store, Transaction
 
@@ -29,6 +37,8 @@ log = logging.getLogger("treadle.worker")
 # A retry delay up to this many seconds is waited out in the worker, holding the run; a
 # longer one suspends the run on a durable timer so that the worker is free meanwhile.
 IN_PROCESS_DELAY = 5.0
+FENCED_INSERT = "insert_event_fenced"
+"""Inserts a history row only while the lease holds, and a step result once per position."""
 
 
 class Execution:
@@ -138,10 +148,12 @@ class Execution:
         """Append an event under the lease and return its time; raise ``Fenced`` if the lease
         is gone."""
         row, event = self._event(kind, fields)
-        self._recorded(
-            await self._commits.submit(functools.partial(_insert_fenced, row=row)), event
-        )
+        self._recorded(await self._append(row) == 1, event)
         return event.at
+
+    def _append(self, row: dict[str, Any]) -> Committed[int]:
+        # A history row under the lease: a replay would write it again if it were lost.
+        return self._commits.append(FENCED_INSERT, row)
 
     def _event(self, kind: EventKind, fields: dict[str, Any]) -> tuple[dict[str, Any], Event]:
         """The row to insert under the lease, and the event the journal gets once it is in."""
@@ -167,7 +179,7 @@ class Execution:
     def record_soon(self, kind: EventKind, **fields: Any) -> None:
         """Append an event without waiting; a lost lease shows at the next ``record``."""
         row, _ = self._event(kind, fields)
-        self._commits.submit(functools.partial(_insert_fenced, row=row))
+        self._append(row)
 
     async def look_for_signals(self, name: str) -> None:
         """Add to the journal the signals called ``name`` that arrived since the run was
@@ -297,7 +309,8 @@ class Execution:
 
         It does no I/O itself; it yields what it needs done and is sent the answer:
         ``(INVOKE, StepInfo)``: run the step function once, send ``(True, value)`` or
-        ``(False, error)``; ``(WRITE, (operation, notify))``: commit the operation, send its
+        ``(False, error)``; ``(APPEND, row)``: append the history row under the lease, send
+        whether it went in; ``(WRITE, (operation, notify))``: commit the operation, send its
         return value; ``(SLEEP, seconds)``: wait, send nothing. ``run_step`` drives it on the
         event loop (writes share its group commit); ``SyncContext`` drives it from a sync
         workflow's own thread, which runs sync steps and commits in place, with no hop to
@@ -323,7 +336,7 @@ class Execution:
                     ok, outcome = False, exc
                 else:
                     row, event = self._result(position, definition.name, attempt, text, started)
-                    inserted = yield WRITE, (functools.partial(_insert_fenced, row=row), False)
+                    inserted = yield APPEND, row
                     self._recorded(inserted, dataclasses.replace(event, data={"result": value}))
                     return value
             again = not isinstance(outcome, errors.SerializationError) and policy.retries(
@@ -342,9 +355,7 @@ class Execution:
                 EventKind.STEP_FAILED,
                 {"position": position, "name": definition.name, "attempt": attempt, "data": data},
             )
-            self._recorded(
-                (yield WRITE, (functools.partial(_insert_fenced, row=row), False)), event
-            )
+            self._recorded((yield APPEND, row), event)
             if not again:
                 # Raise what a replay will raise, so code that catches by type takes the same
                 # branch live and on replay; the original stays attached as the cause.
@@ -374,6 +385,8 @@ class Execution:
                     reply = (True, await self._invoke(definition, args, kwargs, work))
                 except Exception as exc:
                     reply = (False, exc)
+            elif kind is APPEND:
+                reply = await self._append(work) == 1
             elif kind is WRITE:
                 operation, notify = work
                 reply = await self._commits.submit(operation, notify=notify)
@@ -402,6 +415,8 @@ class Execution:
                     reply = (True, self._invoke_blocking(definition, args, kwargs, work))
                 except Exception as exc:
                     reply = (False, exc)
+            elif kind is APPEND:
+                reply = transact.append(self._store, [(FENCED_INSERT, work)]) == [1]
             elif kind is WRITE:
                 operation, notify = work
                 reply = transact.run(self._store, operation)
@@ -499,8 +514,3 @@ def _timed_out(definition: registry.StepDefinition) -> errors.StepTimeoutError:
         f"step {definition.name!r} ran past its timeout of {definition.timeout} s",
         step=definition.name,
     )
-
-
-def _insert_fenced(tx: Transaction, row: dict[str, Any]) -> bool:
-    """Insert an event only while the lease holds; a step result only once per position."""
-    return tx.execute("insert_event_fenced", row) == 1

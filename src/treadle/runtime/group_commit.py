@@ -4,11 +4,12 @@ one transaction, so a hundred steps finishing together cost one commit, not a hu
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
 from treadle.store import transact
-from treadle.store.protocol import Store, Transaction
+from treadle.store.protocol import Params, Statement, Store, Transaction
 
 T = TypeVar("T")
 Operation = Callable[[Transaction], Any]
@@ -45,6 +46,8 @@ class GroupCommit:
     def __init__(self, store: Store, *, on_commit: Callable[[], None] | None = None) -> None:
         self._store = store
         self._pending: list[tuple[Operation, Committed[Any]]] = []
+        self._appends: list[Statement] | None = []
+        """The statements of the pending batch while it holds journal writes only."""
         self._scheduled = False
         self._notify_after = False
         self._on_commit = on_commit
@@ -56,6 +59,20 @@ class GroupCommit:
 
         ``notify`` wakes other processes (workers, waiting clients) after the commit.
         """
+        self._appends = None
+        return self._queue(operation, notify)
+
+    def append(self, query: str, params: Params) -> Committed[int]:
+        """Queue a journal write (see ``Store.append``); await it for the rows it changed.
+
+        A batch of journal writes alone goes through ``Store.append``, which need not wait
+        for the disk; with other operations it shares their transaction, in order.
+        """
+        if self._appends is not None:
+            self._appends.append((query, params))
+        return self._queue(functools.partial(_execute, query=query, params=params), False)
+
+    def _queue(self, operation: Callable[[Transaction], T], notify: bool) -> Committed[T]:
         committed: Committed[T] = Committed()
         self._pending.append((operation, committed))
         self._notify_after = self._notify_after or notify
@@ -66,10 +83,14 @@ class GroupCommit:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
+        appends, self._appends = self._appends, []
         notify, self._notify_after = self._notify_after, False
         self._scheduled = False
         try:
-            values = transact.run(self._store, lambda tx: [operation(tx) for operation, _ in batch])
+            if appends is not None:
+                values: list[Any] = transact.append(self._store, appends)
+            else:
+                values = transact.run(self._store, lambda tx: [op(tx) for op, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][1]._resolve(None, exc)
@@ -92,3 +113,7 @@ class GroupCommit:
             committed._resolve(None, exc)
         else:
             committed._resolve(value, None)
+
+
+def _execute(tx: Transaction, query: str, params: Params) -> int:
+    return tx.execute(query, params)

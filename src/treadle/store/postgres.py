@@ -21,13 +21,21 @@ from psycopg.rows import dict_row
 
 from treadle import errors
 from treadle.store import migrations, queries
-from treadle.store.protocol import Params, Row
+from treadle.store.protocol import Params, Row, Statement
 
 DIALECT = "postgres"
 CHANNEL = "treadle"
 # Any constant works, as long as every Treadle process uses the same one.
 MIGRATION_LOCK = 7_204_115_111
-_SNAPSHOT = psycopg.IsolationLevel.REPEATABLE_READ
+_BEGIN = b"BEGIN"
+_BEGIN_SNAPSHOT = b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+# With synchronous="normal" a session commits without waiting for its log record to reach
+# the disk (the server writes it out within a fraction of a second, and any later waiting
+# commit flushes it too, the log being written in order): right for journal appends, which
+# a replay writes again. Every other transaction waits, as the server is configured to.
+_ASYNC_SESSION = b"SET synchronous_commit TO off"
+_BEGIN_WAITING = b"BEGIN; SET LOCAL synchronous_commit TO DEFAULT"
+SYNCHRONOUS_MODES = ("normal", "full")
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 log = logging.getLogger("treadle.store")
 
@@ -97,13 +105,25 @@ class PostgresStore:
 
     One connection, used under a lock; it is opened again (with backoff, for up to
     ``reconnect_timeout`` seconds) when the server restarts or the network drops.
+    ``synchronous="full"`` makes every commit wait for the server's log flush, journal
+    appends included (see ``append``).
     """
 
     dialect = DIALECT
 
-    def __init__(self, url: str, *, reconnect_timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, *, synchronous: str = "normal", reconnect_timeout: float = 60.0
+    ) -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise errors.UsageError(
+                f"synchronous={synchronous!r} is not a durability mode Treadle uses: choose "
+                f"one of {', '.join(SYNCHRONOUS_MODES)}"
+            )
+        self.synchronous = synchronous
+        self._begin_durable = _BEGIN_WAITING if synchronous == "normal" else _BEGIN
         self._dsn = url
         self.url = redact(url)
+        self._nested = False
         self._sql = queries.load(DIALECT)
         self._lock = threading.RLock()
         self._reconnect_timeout = reconnect_timeout
@@ -114,7 +134,12 @@ class PostgresStore:
     # -- connections -------------------------------------------------------------------------
 
     def _open(self) -> psycopg.Connection[Row]:
-        return psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5)
+        connection = psycopg.connect(
+            self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5
+        )
+        if self.synchronous == "normal":
+            connection.execute(_ASYNC_SESSION, prepare=False)
+        return connection
 
     def _connected(self) -> psycopg.Connection[Row]:
         connection = self._connection
@@ -143,45 +168,85 @@ class PostgresStore:
     # -- transactions ------------------------------------------------------------------------
 
     def transaction(self) -> contextlib.AbstractContextManager[_Transaction]:
-        return self._transaction(snapshot=False)
+        return self._transaction(self._begin_durable)
+
+    def append(self, statements: Sequence[Statement]) -> list[int]:
+        # The session commits without waiting for the log flush (see _open), so a single
+        # statement is one round trip; several share a transaction that does not wait either.
+        if len(statements) != 1:
+            with self._transaction(_BEGIN) as tx:
+                return [tx.execute(query, params) for query, params in statements]
+        ((query, params),) = statements
+        sql = self._sql[query]
+        with self._lock:
+            connection = self._connected()
+            try:
+                return [connection.execute(sql, params or None).rowcount]
+            except psycopg.OperationalError as exc:
+                if not connection.broken:
+                    raise _translate(exc, self.url) from exc
+                # Most likely it died while idle, as at BEGIN. Should it have died after
+                # committing instead, the second insert finds the row there and reports 0,
+                # which the caller takes for a lost lease: the run is replayed, nothing lost.
+                try:
+                    return [self._connected().execute(sql, params or None).rowcount]
+                except psycopg.Error as again:
+                    raise _translate(again, self.url) from again
+            except psycopg.Error as exc:
+                raise _translate(exc, self.url) from exc
 
     def snapshot(self) -> contextlib.AbstractContextManager[_Transaction]:
         """A read-only transaction on one snapshot: a run and its history read in it agree,
         which READ COMMITTED (a new snapshot per statement) would not promise."""
-        return self._transaction(snapshot=True)
+        return self._transaction(_BEGIN_SNAPSHOT)
 
     @contextlib.contextmanager
-    def _transaction(self, *, snapshot: bool) -> Iterator[_Transaction]:
+    def _transaction(self, begin: bytes) -> Iterator[_Transaction]:
         with self._lock:
-            connection, begun = self._begin(snapshot=snapshot)
+            connection = self._connected()
+            if self._nested:
+                # A block inside another (check_schema inside migrate) is part of it.
+                yield _Transaction(connection, self._sql)
+                return
+            connection = self._begin(connection, begin)
+            self._nested = True
             try:
-                with begun:
-                    yield _Transaction(connection, self._sql)
+                yield _Transaction(connection, self._sql)
+            except BaseException as exc:
+                self._nested = False
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute(b"ROLLBACK", prepare=False)
+                if isinstance(exc, psycopg.Error):
+                    raise _translate(exc, self.url) from exc
+                raise
+            self._nested = False
+            try:
+                connection.execute(b"COMMIT", prepare=False)
             except psycopg.Error as exc:
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute(b"ROLLBACK", prepare=False)
                 raise _translate(exc, self.url) from exc
 
-    def _begin(self, *, snapshot: bool) -> tuple[psycopg.Connection[Row], contextlib.ExitStack]:
+    def _begin(self, connection: psycopg.Connection[Row], begin: bytes) -> psycopg.Connection[Row]:
+        # BEGIN is sent by hand, not through psycopg's transaction(), so that the settings of
+        # the transaction travel in the same message as BEGIN: one round trip, not two.
         # A connection that died while idle (server restart, killed backend) shows it only
         # when used: nothing has been done yet at BEGIN, so it is safe to open another.
-        for attempt in range(2):
+        try:
+            if connection.info.transaction_status != _IDLE:
+                connection.execute(b"ROLLBACK", prepare=False)  # left over by a failed one
+            connection.execute(begin, prepare=False)
+        except psycopg.OperationalError as exc:
+            if not connection.broken:
+                raise _translate(exc, self.url) from exc
             connection = self._connected()
-            stack = contextlib.ExitStack()
             try:
-                # Read by psycopg when it sends BEGIN; set every time, so that a new
-                # connection after a reconnect gets them too. A block nested in another
-                # (check_schema inside migrate) is a savepoint of the outer one.
-                if connection.info.transaction_status == _IDLE:
-                    connection.isolation_level = _SNAPSHOT if snapshot else None
-                    connection.read_only = True if snapshot else None
-                stack.enter_context(connection.transaction())
-            except psycopg.OperationalError as exc:
-                if attempt == 0 and connection.broken:
-                    continue
-                raise _translate(exc, self.url) from exc
-            except psycopg.Error as exc:
-                raise _translate(exc, self.url) from exc
-            return connection, stack
-        raise AssertionError("unreachable: the second attempt returns or raises")
+                connection.execute(begin, prepare=False)
+            except psycopg.Error as again:
+                raise _translate(again, self.url) from again
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+        return connection
 
     # -- schema ------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | Sequence[Any]
+Statement = tuple[str, Params]
+"""A named query and its parameters."""
 
 
 class Transaction(Protocol):
@@ -34,6 +36,17 @@ class Store(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager[Transaction]:
         """A read-write transaction, committed when the block ends without an error."""
+        ...
+
+    def append(self, statements: Sequence[Statement]) -> list[int]:
+        """Run journal writes (rows a replay would write again if they were lost) and return
+        how many rows each changed.
+
+        The statements commit together or, where the backend finds it cheaper, each on its
+        own; a backend may return before the database has flushed them to disk, so a crash
+        of the database server (never of a Treadle process) can lose the last ones. A later
+        ``transaction`` commit makes them durable too.
+        """
         ...
 
     def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from treadle import errors
 from treadle.store import migrations, queries, wakeup
-from treadle.store.protocol import Params, Row
+from treadle.store.protocol import Params, Row, Statement
 
 DIALECT = "sqlite"
 SYNCHRONOUS_MODES = ("normal", "full")
@@ -163,6 +163,12 @@ class SQLiteStore:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
                 raise _translate(exc, self.path) from exc
+
+    def append(self, statements: Sequence[Statement]) -> list[int]:
+        # One ordinary transaction: in WAL mode with synchronous=NORMAL a commit does not wait
+        # for the disk anyway, and with FULL every commit should.
+        with self.transaction() as tx:
+            return [tx.execute(query, params) for query, params in statements]
 
     def _begin(self, connection: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading

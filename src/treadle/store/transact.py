@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from treadle import errors
-from treadle.store.protocol import Store, Transaction
+from treadle.store.protocol import Statement, Store, Transaction
 
 T = TypeVar("T")
 ATTEMPTS = 5
@@ -25,10 +25,23 @@ log = logging.getLogger("treadle.store")
 def run(store: Store, operation: Callable[[Transaction], T]) -> T:
     """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
     act only through ``tx`` (a rolled-back attempt then leaves no trace)."""
+
+    def in_transaction() -> T:
+        with store.transaction() as tx:
+            return operation(tx)
+
+    return _again_after_conflicts(in_transaction)
+
+
+def append(store: Store, statements: Sequence[Statement]) -> list[int]:
+    """``store.append(statements)``, run again after a conflict (which wrote nothing)."""
+    return _again_after_conflicts(lambda: store.append(statements))
+
+
+def _again_after_conflicts(attempt_once: Callable[[], T]) -> T:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with store.transaction() as tx:
-                return operation(tx)
+            return attempt_once()
         except errors.TransactionConflictError as exc:
             if attempt == ATTEMPTS:
                 raise

@@ -15,7 +15,9 @@ def open_store(url: str) -> Store:
     """Open the store a URL names: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, or
     ``postgresql://user:password@host:5432/database``.
 
-    ``?synchronous=full`` on a SQLite URL keeps commits through a power loss.
+    ``?synchronous=full`` keeps every commit through a power loss (SQLite) or a server
+    crash (PostgreSQL), at the price of waiting for the disk on each; see docs/durability.md.
+    Other options of a PostgreSQL URL go to the driver (``?sslmode=require``, ...).
     """
     if not isinstance(url, str) or not url:
         raise errors.UsageError(
@@ -42,7 +44,10 @@ def open_store(url: str) -> Store:
         # Imported here so that SQLite users need not have the PostgreSQL driver.
         from treadle.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        synchronous = options.get("synchronous", "normal").lower()
+        query = [(k, v) for k, v in urllib.parse.parse_qsl(parsed.query) if k != "synchronous"]
+        dsn = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(query)))
+        return PostgresStore(dsn, synchronous=synchronous)
     raise errors.UsageError(
         f"cannot tell which database {url!r} names: use a URL such as {DEFAULT_URL!r}"
     )
