@@ -139,6 +139,14 @@ def test_appends_commit_and_report_the_rows_each_changed(store: Store) -> None:
     with store.transaction() as tx:
         tx.execute("insert_run", new_run("journal"))
     assert store.append([("insert_run", new_run("journal"))]) == [0]  # the id exists
-    assert store.append([("insert_run", new_run("j1")), ("insert_run", new_run("j2"))]) == [1, 1]
+    assert store.append(
+        [
+            ("insert_run", new_run("j1")),
+            ("insert_run", new_run("journal")),
+            ("insert_run", new_run("j2")),
+            ("set_meta", {"key": "note", "value": "appended"}),
+            ("insert_run", new_run("j1")),
+        ]
+    ) == [1, 0, 1, 1, 0]
     with store.snapshot() as tx:
         assert tx.fetch_one("get_run", {"id": "j2"}) is not None

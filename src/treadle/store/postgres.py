@@ -8,7 +8,9 @@ on SQLite. Treadle runs no consensus protocol of its own.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import operator
 import select
 import socket
 import threading
@@ -99,6 +101,20 @@ class _Transaction:
         with self._connection.cursor() as cursor:
             cursor.executemany(self._sql[query], rows)
 
+    def execute_each(self, statements: Sequence[Statement]) -> list[int]:
+        """Run the statements in order and return the rows each changed; each stretch of one
+        query goes in one pipeline (``executemany``), not a round trip per statement."""
+        counts: list[int] = []
+        for query, group in itertools.groupby(statements, key=operator.itemgetter(0)):
+            with self._connection.cursor() as cursor:
+                cursor.executemany(
+                    self._sql[query], [params for _, params in group], returning=True
+                )
+                counts.append(cursor.rowcount)
+                while cursor.nextset():
+                    counts.append(cursor.rowcount)
+        return counts
+
 
 class PostgresStore:
     """A Treadle database in PostgreSQL.
@@ -172,10 +188,11 @@ class PostgresStore:
 
     def append(self, statements: Sequence[Statement]) -> list[int]:
         # The session commits without waiting for the log flush (see _open), so a single
-        # statement is one round trip; several share a transaction that does not wait either.
+        # statement is one round trip; several share a transaction that does not wait either,
+        # sent in a pipeline rather than one round trip each.
         if len(statements) != 1:
             with self._transaction(_BEGIN) as tx:
-                return [tx.execute(query, params) for query, params in statements]
+                return tx.execute_each(statements)
         ((query, params),) = statements
         sql = self._sql[query]
         with self._lock:
