@@ -237,3 +237,20 @@ def test_a_reset_net_keeps_its_witnesses_shortest() -> None:
     final = fast.packed({"o": 1})
     depth = next(d for d, level in enumerate(fast.levels) if final in level)
     assert fast.witness(depth, final) == ("split", "cancel")
+
+
+def test_counts_too_wide_for_the_c_search_go_to_the_pure_one() -> None:
+    # A weight of 2**62 needs 63-bit counts (64-bit fields): the compiled search hands over.
+    # (The marking stays small: the pure search raises place bounds one token at a time.)
+    net = model.Net(
+        places=("a", "b"),
+        transitions=(
+            model.Transition(name="t", inputs={"a": 2**62}, outputs={"b": 1}),
+            model.Transition(name="u", inputs={"a": 1}, outputs={"b": 2}),
+        ),
+        initial={"a": 1},
+    )
+    fast = search.explore(net)
+    assert fast.layout.width == 64
+    assert_same(explore.explore(net), fast)
+    assert all(isinstance(level, list) for level in fast.levels)  # the pure search's levels
