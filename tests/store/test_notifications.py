@@ -63,3 +63,23 @@ def test_a_closed_listener_does_not_break_the_others(stores: tuple[Store, Store]
         assert open_.wait(5.0)
     finally:
         open_.close()
+
+
+def test_a_transaction_notifies_when_it_commits_and_not_when_it_rolls_back(
+    stores: tuple[Store, Store],
+) -> None:
+    sender, receiver = stores
+    listener = receiver.listener()
+    try:
+        listener.drain()
+        with pytest.raises(RuntimeError), sender.transaction(notify=True) as tx:
+            tx.execute("set_meta", {"key": "note", "value": "rolled back"})
+            raise RuntimeError("roll back")
+        assert not listener.wait(0.3)
+        with sender.transaction(notify=True) as tx:
+            tx.execute("set_meta", {"key": "note", "value": "kept"})
+        assert listener.wait(5.0)
+        # The notification comes after the commit: what woke the listener is there to see.
+        assert receiver.fetch_one("get_meta", {"key": "note"}) == {"value": "kept"}
+    finally:
+        listener.close()

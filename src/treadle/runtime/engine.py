@@ -142,7 +142,7 @@ class Engine:
             input=input_text,
             deadline=now + definition.timeout if definition.timeout else None,
         )
-        existing = transact.run(self._store, lambda tx: ops.create_run(tx, run, now))
+        existing = transact.run(self._store, lambda tx: ops.create_run(tx, run, now), notify=True)
         if existing is not None:
             if existing["workflow"] != definition.name:
                 raise errors.RunConflictError(
@@ -150,8 +150,6 @@ class Engine:
                     f"choose another id to start {definition.name!r}",
                     run_id=run_id,
                 )
-            return run_id
-        self._store.notify()
         return run_id
 
     def result(self, run_id: str, timeout: float | None = None) -> Any:
@@ -188,14 +186,12 @@ class Engine:
             raise errors.UsageError(f"a signal needs a name (a non-empty string), not {name!r}")
         text = codec.encode(payload, f"the payload of signal {name!r}")
         now = self._clock()
-        transact.run(self._store, lambda tx: ops.signal(tx, run_id, name, text, now))
-        self._store.notify()
+        transact.run(self._store, lambda tx: ops.signal(tx, run_id, name, text, now), notify=True)
 
     def cancel(self, run_id: str) -> None:
         """Cancel the run and, with it, its unfinished children."""
         now = self._clock()
-        transact.run(self._store, lambda tx: ops.cancel(tx, run_id, now))
-        self._store.notify()
+        transact.run(self._store, lambda tx: ops.cancel(tx, run_id, now), notify=True)
 
     def retry(self, run_id: str) -> None:
         """Send a failed or timed-out run back to work, resuming from its failed step."""
@@ -208,8 +204,7 @@ class Engine:
                 deadline = now + (row["deadline"] - row["created_at"])
             ops.retry(tx, run_id, now, deadline)
 
-        transact.run(self._store, retry)
-        self._store.notify()
+        transact.run(self._store, retry, notify=True)
 
     def change_net(self, run_id: str, change: NetChange) -> nets.NetState:
         """Change the topology of a running flow or net case.
@@ -230,8 +225,7 @@ class Engine:
 
     def get(self, run_id: str) -> RunInfo:
         """The run's status, timestamps, inputs, and result or error."""
-        with self._store.snapshot() as tx:
-            return run_info(ops.get_run(tx, run_id))
+        return run_info(ops.get_run(self._store, run_id))
 
     def list(
         self,

@@ -43,21 +43,20 @@ class Committed(Generic[T]):
 
 
 class GroupCommit:
-    def __init__(self, store: Store, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: list[tuple[Operation, Committed[Any]]] = []
         self._appends: list[Statement] | None = []
         """The statements of the pending batch while it holds journal writes only."""
         self._scheduled = False
         self._notify_after = False
-        self._on_commit = on_commit
 
     def submit(
         self, operation: Callable[[Transaction], T], *, notify: bool = False
     ) -> Committed[T]:
         """Queue ``operation`` for the next commit; await the result for its return value.
 
-        ``notify`` wakes other processes (workers, waiting clients) after the commit.
+        ``notify`` wakes other processes (workers, waiting clients) when the batch commits.
         """
         self._appends = None
         return self._queue(operation, notify)
@@ -90,7 +89,9 @@ class GroupCommit:
             if appends is not None:
                 values: list[Any] = transact.append(self._store, appends)
             else:
-                values = transact.run(self._store, lambda tx: [op(tx) for op, _ in batch])
+                values = transact.run(
+                    self._store, lambda tx: [op(tx) for op, _ in batch], notify=notify
+                )
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][1]._resolve(None, exc)
@@ -98,17 +99,15 @@ class GroupCommit:
                 # One operation failed and rolled the whole batch back: run each alone, so
                 # the failure reaches only its own caller.
                 for item in batch:
-                    self._commit_alone(item)
+                    self._commit_alone(item, notify)
         else:
             for (_, committed), value in zip(batch, values, strict=True):
                 committed._resolve(value, None)
-        if notify and self._on_commit is not None:
-            self._on_commit()
 
-    def _commit_alone(self, item: tuple[Operation, Committed[Any]]) -> None:
+    def _commit_alone(self, item: tuple[Operation, Committed[Any]], notify: bool) -> None:
         operation, committed = item
         try:
-            value = transact.run(self._store, operation)
+            value = transact.run(self._store, operation, notify=notify)
         except Exception as exc:
             committed._resolve(None, exc)
         else:

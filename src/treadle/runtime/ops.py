@@ -13,7 +13,7 @@ from treadle import errors
 from treadle.core import codec, status
 from treadle.core.history import Event, EventKind
 from treadle.core.status import RunStatus
-from treadle.store.protocol import Row, Transaction
+from treadle.store.protocol import Reader, Row, Transaction
 
 _FINISH_EVENT = {
     RunStatus.SUCCEEDED: EventKind.RUN_SUCCEEDED,
@@ -111,8 +111,8 @@ def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
     return None
 
 
-def get_run(tx: Transaction, run_id: str) -> Row:
-    row = tx.fetch_one("get_run", {"id": run_id})
+def get_run(reader: Reader, run_id: str) -> Row:
+    row = reader.fetch_one("get_run", {"id": run_id})
     if row is None:
         raise errors.RunNotFoundError(
             f"no run has the id {run_id!r} in this database: check the id "

@@ -125,7 +125,7 @@ class Worker:
         if self._stop_requested:
             self._stopping.set()
         options = self.options
-        self._commits = GroupCommit(self.store, on_commit=self.store.notify)
+        self._commits = GroupCommit(self.store)
         self._threads = concurrent.futures.ThreadPoolExecutor(
             options.threads, thread_name_prefix="treadle-step"
         )

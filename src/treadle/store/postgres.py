@@ -16,7 +16,8 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -26,11 +27,15 @@ from treadle.store import migrations, queries
 from treadle.store.protocol import Params, Row, Statement
 
 DIALECT = "postgres"
+T = TypeVar("T")
 CHANNEL = "treadle"
 # Any constant works, as long as every Treadle process uses the same one.
 MIGRATION_LOCK = 7_204_115_111
 _BEGIN = b"BEGIN"
 _BEGIN_SNAPSHOT = b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+_COMMIT = b"COMMIT"
+# A notification sent in a transaction is delivered when it commits, never before.
+_COMMIT_NOTIFY = f"NOTIFY {CHANNEL}; COMMIT".encode()
 # With synchronous="normal" a session commits without waiting for its log record to reach
 # the disk (the server writes it out within a fraction of a second, and any later waiting
 # commit flushes it too, the log being written in order): right for journal appends, which
@@ -183,8 +188,16 @@ class PostgresStore:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def transaction(self) -> contextlib.AbstractContextManager[_Transaction]:
-        return self._transaction(self._begin_durable)
+    def transaction(
+        self, *, notify: bool = False
+    ) -> contextlib.AbstractContextManager[_Transaction]:
+        return self._transaction(self._begin_durable, _COMMIT_NOTIFY if notify else _COMMIT)
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
+        return self._alone(
+            lambda connection: connection.execute(self._sql[query], params or None).fetchone()
+        )
 
     def append(self, statements: Sequence[Statement]) -> list[int]:
         # The session commits without waiting for the log flush (see _open), so a single
@@ -194,19 +207,23 @@ class PostgresStore:
             with self._transaction(_BEGIN) as tx:
                 return tx.execute_each(statements)
         ((query, params),) = statements
-        sql = self._sql[query]
+        # Should the connection die after the commit rather than while idle, the second try
+        # finds the row there and reports 0, which the caller takes for a lost lease: the run
+        # is replayed elsewhere, nothing is lost.
+        return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
+
+    def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
+        """``statement`` on the connection outside any transaction: it commits by itself."""
         with self._lock:
             connection = self._connected()
             try:
-                return [connection.execute(sql, params or None).rowcount]
+                return statement(connection)
             except psycopg.OperationalError as exc:
                 if not connection.broken:
                     raise _translate(exc, self.url) from exc
-                # Most likely it died while idle, as at BEGIN. Should it have died after
-                # committing instead, the second insert finds the row there and reports 0,
-                # which the caller takes for a lost lease: the run is replayed, nothing lost.
+                # Most likely it died while idle, as at BEGIN: once more on a new one.
                 try:
-                    return [self._connected().execute(sql, params or None).rowcount]
+                    return statement(self._connected())
                 except psycopg.Error as again:
                     raise _translate(again, self.url) from again
             except psycopg.Error as exc:
@@ -218,7 +235,7 @@ class PostgresStore:
         return self._transaction(_BEGIN_SNAPSHOT)
 
     @contextlib.contextmanager
-    def _transaction(self, begin: bytes) -> Iterator[_Transaction]:
+    def _transaction(self, begin: bytes, commit: bytes = b"COMMIT") -> Iterator[_Transaction]:
         with self._lock:
             connection = self._connected()
             if self._nested:
@@ -238,7 +255,7 @@ class PostgresStore:
                 raise
             self._nested = False
             try:
-                connection.execute(b"COMMIT", prepare=False)
+                connection.execute(commit, prepare=False)
             except psycopg.Error as exc:
                 with contextlib.suppress(psycopg.Error):
                     connection.execute(b"ROLLBACK", prepare=False)

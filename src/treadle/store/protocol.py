@@ -17,6 +17,12 @@ Statement = tuple[str, Params]
 """A named query and its parameters."""
 
 
+class Reader(Protocol):
+    """What can run a reading query: a transaction, or a store running it on its own."""
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None: ...
+
+
 class Transaction(Protocol):
     def execute(self, query: str, params: Params = ()) -> int:
         """Run the named query; return how many rows it changed."""
@@ -34,8 +40,19 @@ class Store(Protocol):
     """The database URL, with any password removed."""
     dialect: str
 
-    def transaction(self) -> contextlib.AbstractContextManager[Transaction]:
-        """A read-write transaction, committed when the block ends without an error."""
+    def transaction(
+        self, *, notify: bool = False
+    ) -> contextlib.AbstractContextManager[Transaction]:
+        """A read-write transaction, committed when the block ends without an error.
+
+        ``notify`` tells listening processes, as ``notify()`` does, once it has committed
+        (on PostgreSQL in the same round trip as the commit).
+        """
+        ...
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        """Run one reading query on its own (it sees one consistent state) and return its
+        first row."""
         ...
 
     def append(self, statements: Sequence[Statement]) -> list[int]:

@@ -147,7 +147,7 @@ class SQLiteStore:
             )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
+    def transaction(self, *, notify: bool = False) -> Iterator[_Transaction]:
         with self._lock:
             connection = self._connection
             self._begin(connection)
@@ -163,6 +163,12 @@ class SQLiteStore:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
                 raise _translate(exc, self.path) from exc
+        if notify:
+            self.notify()
+
+    def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        with self.snapshot() as tx:
+            return tx.fetch_one(query, params)
 
     def append(self, statements: Sequence[Statement]) -> list[int]:
         # One ordinary transaction: in WAL mode with synchronous=NORMAL a commit does not wait

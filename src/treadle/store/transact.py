@@ -22,12 +22,13 @@ ATTEMPTS = 5
 log = logging.getLogger("treadle.store")
 
 
-def run(store: Store, operation: Callable[[Transaction], T]) -> T:
+def run(store: Store, operation: Callable[[Transaction], T], *, notify: bool = False) -> T:
     """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
-    act only through ``tx`` (a rolled-back attempt then leaves no trace)."""
+    act only through ``tx`` (a rolled-back attempt then leaves no trace). ``notify`` as in
+    ``Store.transaction``."""
 
     def in_transaction() -> T:
-        with store.transaction() as tx:
+        with store.transaction(notify=notify) as tx:
             return operation(tx)
 
     return _again_after_conflicts(in_transaction)
