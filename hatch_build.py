@@ -8,6 +8,7 @@ back to the pure-Python search.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,8 +39,12 @@ class CompileReachability(BuildHookInterface):  # type: ignore[type-arg]
         build_data["infer_tag"] = True
         if version == "editable":
             # An editable install imports treadle from src/, so the module goes beside its
-            # source (git ignores it there).
-            shutil.copyfile(built, Path(self.root) / SOURCE.parent / built.name)
+            # source (git ignores it there). It is renamed into place, never overwritten:
+            # a running process that mapped the old file keeps it intact.
+            target = Path(self.root) / SOURCE.parent / built.name
+            staged = target.with_name(f".{built.name}.new")
+            shutil.copy2(built, staged)
+            os.replace(staged, target)
         else:
             build_data["force_include"][str(built)] = f"treadle/accel/{built.name}"
 

@@ -477,7 +477,8 @@ static PyObject *search(PyObject *module, PyObject *args) {
     Search s;
     memset(&s, 0, sizeof s);
     s.complete = 1;
-    if (k < 1 || places < 0 || width < 2 || (size_t)places * width > (size_t)k * 64 ||
+    if (k < 1 || places < 0 || width < 2 || width > 63 ||
+        (size_t)places * width > (size_t)k * 64 ||
         moves.len % (5 * k * (Py_ssize_t)sizeof(word)) != 0 ||
         all_guards.len != k * (Py_ssize_t)sizeof(word) ||
         initial.len != k * (Py_ssize_t)sizeof(word)) {
