@@ -121,8 +121,8 @@ def test_a_released_lease_is_taken_at_once_with_a_new_epoch(store: Store) -> Non
     assert bid(store, "a", 101.0) is None
 
 
-def test_a_bid_waits_for_the_transaction_that_checked_the_old_term(
-    store: Store, db_url: str
+def test_no_bid_takes_the_lease_while_a_check_of_the_old_term_is_open(
+    store: Store, db_url: str, backend: str
 ) -> None:
     """What the leader does after ``holds`` commits before any new holder can take over."""
     term = bid(store, "a", 100.0)
@@ -140,11 +140,48 @@ def test_a_bid_waits_for_the_transaction_that_checked_the_old_term(
             assert leader.holds(tx, term, 100.0 + SECONDS - 0.5)
             thread = threading.Thread(target=take_over)
             thread.start()
-            time.sleep(0.3)  # the bid is waiting for this transaction by now
+            time.sleep(0.3)  # the bid is done, or waiting for this transaction, by now
             order.append("leader committed")
         thread.join(10)
+        if backend == "postgres":
+            # The bid skipped the locked row at once, and takes the lease once it is free.
+            assert (order, taken) == (["bid committed", "leader committed"], [None])
+            taken.append(bid(other, "b", 100.0 + SECONDS + 1.0))
+        else:
+            # SQLite's bid waited for the writer to commit.
+            assert order == ["leader committed", "bid committed"]
     finally:
         other.close()
-    assert order == ["leader committed", "bid committed"]
-    assert taken == [leader.Term(NAME, "b", 2)]
+    assert taken[-1] == leader.Term(NAME, "b", 2)
     assert not holds(store, term, 100.0 + SECONDS - 0.5)
+
+
+def test_a_process_stopped_inside_a_transaction_holds_up_no_bid_and_no_leader(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL: the lease row locked by a transaction left open (its process paused, say)
+    makes the others' calls answer at once, never wait."""
+    first, second = urls.open_store(postgres_url), urls.open_store(postgres_url)
+    try:
+        old = bid(first, "a", 100.0)
+        assert old is not None
+        # A leader inside its transaction of timers: a bid on its expired lease takes nothing.
+        with first.transaction() as tx:
+            assert leader.holds(tx, old, 101.0)
+            began = time.monotonic()
+            assert bid(second, "b", 100.0 + SECONDS + 1.0) is None
+            assert time.monotonic() - began < 1.0
+        # A bidder inside the transaction that takes the expired lease: the old leader's
+        # check and renewal say no at once.
+        with second.transaction() as tx:
+            new = leader.acquire(tx, NAME, "b", 100.0 + SECONDS + 1.0, SECONDS)
+            assert new is not None
+            began = time.monotonic()
+            assert not holds(first, old, 101.0)
+            assert not renew(first, old, 101.0)
+            assert bid(first, "c", 100.0 + SECONDS + 1.0) is None
+            assert time.monotonic() - began < 1.0
+        assert lease(first)[:2] == ("b", 2)
+    finally:
+        first.close()
+        second.close()

@@ -52,7 +52,9 @@ class Term:
 
 
 def acquire(tx: Transaction, name: str, holder: str, now: float, seconds: float) -> Term | None:
-    """Take the lease if it is free or expired; ``None`` when another holder keeps it."""
+    """Take the lease if it is free or expired; ``None`` when another holder keeps it (or, on
+    PostgreSQL, when another transaction has the lease row locked: bid again later)."""
+    tx.execute("insert_scheduler_lease", {"name": name})
     row = tx.fetch_one(
         "acquire_scheduler_lease",
         {"name": name, "holder": holder, "now": now, "expires_at": now + seconds},
@@ -61,7 +63,8 @@ def acquire(tx: Transaction, name: str, holder: str, now: float, seconds: float)
 
 
 def renew(tx: Transaction, term: Term, now: float, seconds: float) -> bool:
-    """Extend the lease; ``False`` when the term is over (another process took the lease).
+    """Extend the lease; ``False`` when the term is over (another process took the lease, or
+    is taking it now).
 
     A lease that expired but that nobody took is renewed: no other holder can have acted in
     between, since taking it would have changed the epoch.
@@ -170,6 +173,11 @@ class Election:
                 self.term.epoch,
                 extra={"lease": self._name, "epoch": self.term.epoch},
             )
+
+    def recheck(self) -> None:
+        """Renew at the next ``keep``, which then finds whether the term is over: after a
+        check of the term failed, which an expired lease explains as well as a lost one."""
+        self._next = 0.0
 
     def lost(self, reason: str) -> None:
         """Forget the term, after the lease said it is over."""

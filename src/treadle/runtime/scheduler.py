@@ -84,7 +84,9 @@ async def run(
                 log.warning("could not fire timers (%s); retrying", exc)
                 outcome = (0, None)
             if outcome is None:
-                election.lost("its lease expired or another process took it")
+                # Expired (a pause, a stall) or taken: renewing tells which, and the lease
+                # goes on only if nobody took it meanwhile.
+                election.recheck()
                 continue
             changed, upcoming = outcome
             if changed:

@@ -150,31 +150,44 @@ SELECT value FROM treadle_meta WHERE key = %(key)s
 INSERT INTO treadle_meta (key, value) VALUES (%(key)s, %(value)s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
+-- name: insert_scheduler_lease
+-- NOT EXISTS first: ON CONFLICT alone would wait for a transaction that has the row locked.
+INSERT INTO scheduler_lease (name, holder, epoch, expires_at)
+SELECT %(name)s, NULL, 0, NULL
+WHERE NOT EXISTS (SELECT 1 FROM scheduler_lease WHERE name = %(name)s)
+ON CONFLICT (name) DO NOTHING
+
 -- name: acquire_scheduler_lease
 -- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
--- epoch, the fencing token that its writes are checked against.
-INSERT INTO scheduler_lease (name, holder, epoch, expires_at)
-VALUES (%(name)s, %(holder)s, 1, %(expires_at)s)
-ON CONFLICT (name) DO UPDATE
-SET holder = excluded.holder, epoch = scheduler_lease.epoch + 1, expires_at = excluded.expires_at
-WHERE scheduler_lease.holder IS NULL OR scheduler_lease.expires_at < %(now)s
+-- epoch, the fencing token that its writes are checked against. Nothing here waits on the
+-- lease row (SKIP LOCKED): a bid that finds it locked takes nothing and is made again
+-- later, so a process paused while holding the row holds up no other process.
+UPDATE scheduler_lease SET holder = %(holder)s, epoch = epoch + 1, expires_at = %(expires_at)s
+WHERE name = (
+    SELECT name FROM scheduler_lease
+    WHERE name = %(name)s AND (holder IS NULL OR expires_at < %(now)s)
+    FOR UPDATE SKIP LOCKED)
 RETURNING epoch
 
 -- name: renew_scheduler_lease
 UPDATE scheduler_lease SET expires_at = %(expires_at)s
-WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
+WHERE name = (
+    SELECT name FROM scheduler_lease
+    WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
+    FOR UPDATE SKIP LOCKED)
 
 -- name: release_scheduler_lease
 UPDATE scheduler_lease SET holder = NULL, expires_at = NULL
 WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
 
 -- name: holds_scheduler_lease
--- FOR SHARE holds the lease until this transaction ends: a new holder's acquire waits for the
--- timers fired under the old epoch to commit, and an acquire that committed first is seen
--- (the epoch moved, the check fails). SQLite gets the same from its single writer.
+-- FOR SHARE holds the lease until this transaction ends, so no bid can take it before the
+-- timers fired under this epoch are committed, and a bid that committed first is seen (the
+-- epoch moved). SKIP LOCKED: the row is locked by another process only while it takes an
+-- expired lease, and then the answer is no. SQLite gets the same from its single writer.
 SELECT 1 AS held FROM scheduler_lease
 WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s AND expires_at >= %(now)s
-FOR SHARE
+FOR SHARE SKIP LOCKED
 
 -- name: get_scheduler_lease
 SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = %(name)s

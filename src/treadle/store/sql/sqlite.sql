@@ -136,14 +136,14 @@ SELECT value FROM treadle_meta WHERE key = :key
 INSERT INTO treadle_meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
+-- name: insert_scheduler_lease
+INSERT OR IGNORE INTO scheduler_lease (name, holder, epoch, expires_at) VALUES (:name, NULL, 0, NULL)
+
 -- name: acquire_scheduler_lease
 -- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
 -- epoch, the fencing token that its writes are checked against.
-INSERT INTO scheduler_lease (name, holder, epoch, expires_at)
-VALUES (:name, :holder, 1, :expires_at)
-ON CONFLICT (name) DO UPDATE
-SET holder = excluded.holder, epoch = scheduler_lease.epoch + 1, expires_at = excluded.expires_at
-WHERE scheduler_lease.holder IS NULL OR scheduler_lease.expires_at < :now
+UPDATE scheduler_lease SET holder = :holder, epoch = epoch + 1, expires_at = :expires_at
+WHERE name = :name AND (holder IS NULL OR expires_at < :now)
 RETURNING epoch
 
 -- name: renew_scheduler_lease
