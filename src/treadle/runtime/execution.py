@@ -113,13 +113,16 @@ class Execution:
         self, status: RunStatus, *, result: str | None = None, error: dict[str, Any] | None = None
     ) -> None:
         lease, now = self.lease, self._clock()
-
-        def finish(tx: Transaction) -> bool:
-            if not ops.holds(tx, lease):
-                return False
-            ops.finish_run(tx, lease.run_id, status, now, result=result, error=error)
-            return True
-
+        finish = functools.partial(
+            ops.finish_run,
+            run_id=lease.run_id,
+            new_status=status,
+            now=now,
+            result=result,
+            error=error,
+            lease=lease,
+            parentless=self.run["parent_id"] is None,
+        )
         if not await self._commits.submit(finish, notify=True):
             log.info(
                 "run %s: finished here but its lease was lost; result dropped",

@@ -43,11 +43,18 @@ class Committed(Generic[T]):
 
 
 class GroupCommit:
+    """Batches the writes submitted in one turn of the event loop into one commit.
+
+    Journal writes (``append``) go first, in one pipeline, then the other operations in the
+    order they were submitted. That order is safe because a run awaits each operation it
+    submits before it appends again: within one run nothing is reordered, and writes of
+    different runs touch different rows.
+    """
+
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._pending: list[tuple[Operation, Committed[Any]]] = []
-        self._appends: list[Statement] | None = []
-        """The statements of the pending batch while it holds journal writes only."""
+        self._operations: list[tuple[Operation, Committed[Any]]] = []
+        self._appends: list[tuple[Statement, Committed[int]]] = []
         self._scheduled = False
         self._notify_after = False
 
@@ -58,61 +65,72 @@ class GroupCommit:
 
         ``notify`` wakes other processes (workers, waiting clients) when the batch commits.
         """
-        self._appends = None
-        return self._queue(operation, notify)
+        committed: Committed[T] = Committed()
+        self._operations.append((operation, committed))
+        self._notify_after = self._notify_after or notify
+        self._schedule()
+        return committed
 
     def append(self, query: str, params: Params) -> Committed[int]:
         """Queue a journal write (see ``Store.append``); await it for the rows it changed.
 
         A batch of journal writes alone goes through ``Store.append``, which need not wait
-        for the disk; with other operations it shares their transaction, in order.
+        for the disk; with other operations they share their transaction.
         """
-        if self._appends is not None:
-            self._appends.append((query, params))
-        return self._queue(functools.partial(_execute, query=query, params=params), False)
+        committed: Committed[int] = Committed()
+        self._appends.append(((query, params), committed))
+        self._schedule()
+        return committed
 
-    def _queue(self, operation: Callable[[Transaction], T], notify: bool) -> Committed[T]:
-        committed: Committed[T] = Committed()
-        self._pending.append((operation, committed))
-        self._notify_after = self._notify_after or notify
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
-        return committed
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        operations, self._operations = self._operations, []
         appends, self._appends = self._appends, []
         notify, self._notify_after = self._notify_after, False
         self._scheduled = False
+        statements = [statement for statement, _ in appends]
+
+        def write(tx: Transaction) -> list[Any]:
+            counts: list[Any] = tx.execute_each(statements) if statements else []
+            return counts + [operation(tx) for operation, _ in operations]
+
+        waiting: list[Committed[Any]] = [committed for _, committed in appends]
+        waiting += [committed for _, committed in operations]
         try:
-            if appends is not None:
-                values: list[Any] = transact.append(self._store, appends)
+            if operations:
+                values = transact.run(self._store, write, notify=notify)
             else:
-                values = transact.run(
-                    self._store, lambda tx: [op(tx) for op, _ in batch], notify=notify
-                )
+                values = transact.append(self._store, statements)
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0][1]._resolve(None, exc)
-            else:
-                # One operation failed and rolled the whole batch back: run each alone, so
-                # the failure reaches only its own caller.
-                for item in batch:
-                    self._commit_alone(item, notify)
+            if len(waiting) == 1:
+                waiting[0]._resolve(None, exc)
+                return
+            # One write failed and rolled the whole batch back: run each alone, so the
+            # failure reaches only its own caller.
+            for statement, committed in appends:
+                _settle(committed, functools.partial(self._append_alone, statement))
+            for operation, committed in operations:
+                _settle(
+                    committed,
+                    functools.partial(transact.run, self._store, operation, notify=notify),
+                )
         else:
-            for (_, committed), value in zip(batch, values, strict=True):
+            for committed, value in zip(waiting, values, strict=True):
                 committed._resolve(value, None)
 
-    def _commit_alone(self, item: tuple[Operation, Committed[Any]], notify: bool) -> None:
-        operation, committed = item
-        try:
-            value = transact.run(self._store, operation, notify=notify)
-        except Exception as exc:
-            committed._resolve(None, exc)
-        else:
-            committed._resolve(value, None)
+    def _append_alone(self, statement: Statement) -> int:
+        return transact.append(self._store, [statement])[0]
 
 
-def _execute(tx: Transaction, query: str, params: Params) -> int:
-    return tx.execute(query, params)
+def _settle(committed: Committed[Any], write: Callable[[], Any]) -> None:
+    """Resolve ``committed`` with what ``write()`` returns, or with its error."""
+    try:
+        value = write()
+    except Exception as exc:
+        committed._resolve(None, exc)
+    else:
+        committed._resolve(value, None)

@@ -130,19 +130,28 @@ def finish_run(
     *,
     result: str | None = None,
     error: dict[str, Any] | None = None,
+    lease: Lease | None = None,
+    parentless: bool = False,
 ) -> bool:
-    """Move an unfinished run to a final status, cancel its children, tell its parent."""
+    """Move an unfinished run to a final status, cancel its children, tell its parent.
+
+    With a ``lease``, only while that lease holds; ``parentless`` says the run is known to
+    have no parent, which saves looking.
+    """
     error_text = None if error is None else codec.encode(error, "the run's error")
-    changed = tx.execute(
-        "finish_run",
-        {
-            "id": run_id,
-            "status": new_status.value,
-            "result": result,
-            "error": error_text,
-            "now": now,
-        },
-    )
+    params = {
+        "id": run_id,
+        "status": new_status.value,
+        "result": result,
+        "error": error_text,
+        "now": now,
+    }
+    if lease is None:
+        changed = tx.execute("finish_run", params)
+    else:
+        changed = tx.execute(
+            "finish_run_fenced", params | {"epoch": lease.epoch, "owner": lease.owner}
+        )
     if not changed:
         return False
     data: dict[str, Any] | None = None
@@ -150,9 +159,13 @@ def finish_run(
         data = {"result": codec.decode(result)}
     elif error is not None:
         data = {"error": error}
-    append(tx, run_id, _FINISH_EVENT[new_status], now, data=data)
-    tx.execute("delete_task", {"run_id": run_id})
-    tx.execute("delete_timers", {"run_id": run_id})
+    tx.execute_each(
+        [
+            ("insert_event", event_row(run_id, _FINISH_EVENT[new_status], now, data=data)),
+            ("delete_task", {"run_id": run_id}),
+            ("delete_timers", {"run_id": run_id}),
+        ]
+    )
     if new_status in _ENDS_CHILDREN:
         for child in tx.fetch_all("unfinished_children", {"id": run_id}):
             finish_run(
@@ -165,6 +178,8 @@ def finish_run(
                     "message": f"parent run {run_id} {new_status.value.replace('_', ' ')}",
                 },
             )
+    if parentless:
+        return True
     run = tx.fetch_one("get_run", {"id": run_id})
     if run is not None and run["parent_id"] is not None:
         tell_parent(tx, run, now)
@@ -282,16 +297,26 @@ def claim(
     )
     if not rows:
         return []
-    epochs: dict[str, int] = {}
-    for row in rows:
-        run_id, epoch = row["run_id"], row["epoch"]
-        if not tx.execute("start_run", {"id": run_id, "now": now}):
-            # A task left behind by a run that finished (on PostgreSQL, a wake-up that
-            # raced the run's end): nothing to do, and it must not come back.
-            tx.execute("delete_task", {"run_id": run_id})
-            continue
-        epochs[run_id] = epoch
-        append(tx, run_id, EventKind.RUN_STARTED, now, data={"worker": owner, "epoch": epoch})
+    started = tx.execute_each([("start_run", {"id": row["run_id"], "now": now}) for row in rows])
+    epochs = {row["run_id"]: row["epoch"] for row, ok in zip(rows, started, strict=True) if ok}
+    tx.execute_each(
+        [
+            (
+                "insert_event",
+                event_row(
+                    run_id, EventKind.RUN_STARTED, now, data={"worker": owner, "epoch": epoch}
+                ),
+            )
+            for run_id, epoch in epochs.items()
+        ]
+        # A task left behind by a run that finished (on PostgreSQL, a wake-up that raced
+        # the run's end): nothing to do, and it must not come back.
+        + [
+            ("delete_task", {"run_id": row["run_id"]})
+            for row in rows
+            if row["run_id"] not in epochs
+        ]
+    )
     if not epochs:
         return []
     ids = codec.encode(list(epochs), "run ids")

@@ -34,6 +34,11 @@ class Transaction(Protocol):
 
     def execute_many(self, query: str, rows: Sequence[Params]) -> None: ...
 
+    def execute_each(self, statements: Sequence[Statement]) -> list[int]:
+        """Run statements that do not depend on each other's outcome, in order, and return
+        how many rows each changed (PostgreSQL sends them in one pipeline)."""
+        ...
+
 
 class Store(Protocol):
     url: str

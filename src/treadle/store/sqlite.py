@@ -84,6 +84,9 @@ class _Transaction:
     def execute_many(self, query: str, rows: Sequence[Params]) -> None:
         self._connection.executemany(self._sql[query], rows)
 
+    def execute_each(self, statements: Sequence[Statement]) -> list[int]:
+        return [self.execute(query, params) for query, params in statements]
+
 
 class SQLiteStore:
     """A Treadle database in one SQLite file.
@@ -174,7 +177,7 @@ class SQLiteStore:
         # One ordinary transaction: in WAL mode with synchronous=NORMAL a commit does not wait
         # for the disk anyway, and with FULL every commit should.
         with self.transaction() as tx:
-            return [tx.execute(query, params) for query, params in statements]
+            return tx.execute_each(statements)
 
     def _begin(self, connection: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading

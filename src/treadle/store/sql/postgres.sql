@@ -65,6 +65,16 @@ UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, fin
                 updated_at = %(now)s
 WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
 
+-- name: finish_run_fenced
+-- finish_run by the worker that holds the run's lease, checked in the same statement (the
+-- task row held FOR SHARE, as insert_event_fenced does).
+UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, finished_at = %(now)s,
+                updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
+  AND EXISTS (
+    SELECT 1 FROM tasks WHERE run_id = %(id)s AND epoch = %(epoch)s AND owner = %(owner)s
+    FOR SHARE)
+
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
                 updated_at = %(now)s, deadline = %(deadline)s

@@ -56,6 +56,13 @@ UPDATE runs SET status = :status, result = :result, error = :error, finished_at 
                 updated_at = :now
 WHERE id = :id AND status IN ('pending', 'running', 'waiting')
 
+-- name: finish_run_fenced
+-- finish_run by the worker that holds the run's lease, checked in the same statement.
+UPDATE runs SET status = :status, result = :result, error = :error, finished_at = :now,
+                updated_at = :now
+WHERE id = :id AND status IN ('pending', 'running', 'waiting')
+  AND EXISTS (SELECT 1 FROM tasks WHERE run_id = :id AND epoch = :epoch AND owner = :owner)
+
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
                 updated_at = :now, deadline = :deadline
