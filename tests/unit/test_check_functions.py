@@ -279,7 +279,7 @@ def test_the_context_parameter_is_checked() -> None:
     definition = tr.workflow(registry=tr.Registry())(keyword_only)
     got = findings_of(definition)
     assert got[0][:2] == ("context", "error")
-    assert "'ctx' is keyword-only" in got[0][3]
+    assert "'ctx' takes only keywords" in got[0][3]
 
     @tr.workflow(registry=LOCAL)
     async def mistyped(ctx: tr.SyncContext) -> None:

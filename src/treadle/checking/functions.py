@@ -172,7 +172,7 @@ class _Checker:
                 Kind.CONTEXT,
                 Severity.ERROR,
                 f"workflow {name}: the context is passed as the first positional argument, "
-                f"but {first.name!r} is keyword-only: write `def {self.fn.__name__}(ctx, ...)`",
+                f"but {first.name!r} takes only keywords: write `def {self.fn.__name__}(ctx, ...)`",
                 subject=first.name,
             )
         hints = self.hints(self.fn, f"workflow {name}")
