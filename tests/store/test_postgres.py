@@ -344,7 +344,6 @@ def test_transact_runs_a_deadlocks_victim_again(postgres_url: str) -> None:
     assert sorted(attempts) == [1, 2]
 
 
-
 def synchronous_commit(store: Store, *, in_transaction: bool) -> str:
     """What a commit waits for: outside a transaction (``append``'s single statements) and
     inside one."""
@@ -371,6 +370,7 @@ def test_synchronous_full_makes_every_commit_wait(postgres_url: str) -> None:
         assert store.url == postgres_url  # the option is Treadle's, not the driver's
     finally:
         store.close()
+
 
 def test_an_unknown_durability_mode_is_refused(postgres_url: str) -> None:
     with pytest.raises(errors.UsageError, match="normal, full"):

@@ -134,7 +134,6 @@ def test_several_processes_write_to_one_database(store: Store, db_url: str) -> N
     assert len(events) == processes * per_process
 
 
-
 def test_appends_commit_and_report_the_rows_each_changed(store: Store) -> None:
     with store.transaction() as tx:
         tx.execute("insert_run", new_run("journal"))
