@@ -306,13 +306,23 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, workers
         time.sleep(0.05)
 
 
-def pick_victim(workers: Workers, trace_path: Path, rng: random.Random) -> int:
-    """A random worker slot among those running a step right now, or among all of them."""
+def pick_victim(workers: Workers, trace_path: Path, rng: random.Random) -> int | None:
+    """A random worker slot among those running a step right now, or among all of them;
+    ``None`` while that would leave no worker serving.
+
+    Only workers that serve already are picked, and only while another one serves too: on a
+    loaded machine a new worker takes seconds to start, and killing the others meanwhile
+    would stop all work instead of interrupting it.
+    """
+    workers.check_alive()
+    serving = [slot for slot, p in enumerate(workers.slots) if workers.started(p)]
+    if len(serving) < 2:
+        return None
     open_steps = collections.Counter(
         e.pid for e in read_traces(trace_path).values() if e.ended is None
     )
-    busy = [slot for slot, p in enumerate(workers.slots) if open_steps[p.pid]]
-    return rng.choice(busy or range(len(workers.slots)))
+    busy = [slot for slot in serving if open_steps[workers.slots[slot].pid]]
+    return rng.choice(busy or serving)
 
 
 def plan_runs(

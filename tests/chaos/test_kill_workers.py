@@ -123,8 +123,10 @@ def test_killed_workers_lose_no_run_and_double_only_steps_in_flight(
             engine.start(workflow, *args, id=run_id)
             to_start.pop(0)
         if time.monotonic() >= next_kill:
-            kills.append(workers.kill(pick_victim(workers, trace_path, rng)))
-            next_kill = time.monotonic() + rng.uniform(*KILL_INTERVAL)
+            victim = pick_victim(workers, trace_path, rng)
+            if victim is not None:
+                kills.append(workers.kill(victim))
+                next_kill = time.monotonic() + rng.uniform(*KILL_INTERVAL)
         workers.check_alive()
         time.sleep(0.01)
     killing_ended = time.monotonic()
