@@ -385,3 +385,33 @@ def test_other_url_options_still_reach_the_driver(postgres_url: str) -> None:
         assert row["application_name"] == "treadle-test"
     finally:
         store.close()
+
+
+def test_housekeeping_vacuums_the_queue_once_dead_rows_pile_up(
+    store: Store, postgres_url: str
+) -> None:
+    def vacuumed() -> object:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            return connection.execute(
+                "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'tasks'"
+            ).fetchone()[0]
+
+    store.checkpoint()
+    assert vacuumed() is None  # nothing to clean in a new database
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO tasks (run_id, queue, available_at) "
+            "SELECT 'r' || i, 'default', 0 FROM generate_series(1, 3000) AS i"
+        )
+        connection.execute("DELETE FROM tasks")
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up:
+            # Statistics reach the shared view up to a second after the transaction.
+            (dead,) = connection.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'tasks'"
+            ).fetchone()
+            if dead >= 3000:
+                break
+            time.sleep(0.1)
+    store.checkpoint()
+    assert vacuumed() is not None

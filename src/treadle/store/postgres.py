@@ -43,6 +43,11 @@ _COMMIT_NOTIFY = f"NOTIFY {CHANNEL}; COMMIT".encode()
 _ASYNC_SESSION = b"SET synchronous_commit TO off"
 _BEGIN_WAITING = b"BEGIN; SET LOCAL synchronous_commit TO DEFAULT"
 SYNCHRONOUS_MODES = ("normal", "full")
+# A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
+DEAD_ROWS = 1000
+# Entering and leaving a pipeline costs about a round trip of its own: worth it from here.
+PIPELINE_FROM = 4
+DEAD_SHARE = 0.2
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 log = logging.getLogger("treadle.store")
 
@@ -107,14 +112,16 @@ class _Transaction:
             cursor.executemany(self._sql[query], rows)
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
-        """Run the statements in order and return the rows each changed; each stretch of one
-        query goes in one pipeline (``executemany``), not a round trip per statement."""
+        """Run the statements in order and return the rows each changed; a long stretch of
+        one query goes in one pipeline (``executemany``), not a round trip per statement."""
         counts: list[int] = []
         for query, group in itertools.groupby(statements, key=operator.itemgetter(0)):
+            rows = [params for _, params in group]
+            if len(rows) < PIPELINE_FROM:
+                counts += [self.execute(query, params) for params in rows]
+                continue
             with self._connection.cursor() as cursor:
-                cursor.executemany(
-                    self._sql[query], [params for _, params in group], returning=True
-                )
+                cursor.executemany(self._sql[query], rows, returning=True)
                 counts.append(cursor.rowcount)
                 while cursor.nextset():
                     counts.append(cursor.rowcount)
@@ -145,6 +152,8 @@ class PostgresStore:
         self._dsn = url
         self.url = redact(url)
         self._nested = False
+        self._housekeeping: psycopg.Connection[Row] | None = None
+        self._housekeeping_lock = threading.Lock()
         self._sql = queries.load(DIALECT)
         self._lock = threading.RLock()
         self._reconnect_timeout = reconnect_timeout
@@ -362,9 +371,35 @@ class PostgresStore:
         return hub.subscribe()
 
     def checkpoint(self) -> None:
-        """Nothing to do: PostgreSQL checkpoints and vacuums on its own schedule."""
+        """Vacuum the tables that every run churns once dead rows pile up there.
+
+        Each run inserts, updates and deletes rows of the queue, and a claim reads through
+        the dead ones until a vacuum removes them. Autovacuum does that when it is on and
+        keeps up; a server that runs with it off (or behind) would make every claim slower
+        as the day goes on. This runs on its own connection, from the worker's housekeeping
+        thread, so a vacuum never holds up the store's transactions.
+        """
+        with self._housekeeping_lock:
+            if self._housekeeping is None or self._housekeeping.closed:
+                try:
+                    self._housekeeping = self._open()
+                except psycopg.Error as exc:
+                    raise _translate(exc, self.url) from exc
+            connection = self._housekeeping
+            try:
+                for row in connection.execute(self._sql["dead_rows"]).fetchall():
+                    if row["dead"] > max(DEAD_ROWS, row["live"] * DEAD_SHARE):
+                        # SKIP_LOCKED: another process already vacuuming it is enough.
+                        connection.execute(f"VACUUM (SKIP_LOCKED) {row['name']}".encode())
+            except psycopg.Error as exc:
+                connection.close()
+                raise _translate(exc, self.url) from exc
 
     def close(self) -> None:
+        with self._housekeeping_lock:
+            if self._housekeeping is not None:
+                self._housekeeping.close()
+                self._housekeeping = None
         with self._lock:
             if self._hub is not None:
                 self._hub.close()
