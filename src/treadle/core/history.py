@@ -25,6 +25,8 @@ class EventKind(enum.StrEnum):
     WAIT_TIMED_OUT = "wait_timed_out"  # a wait_for reached its timeout with no signal
     CHILD_STARTED = "child_started"  # the run started a child run
     CHILD_COMPLETED = "child_completed"  # that child finished, with its result or error
+    CHILD_CANCEL_REQUESTED = "child_cancel_requested"  # ctx.cancel cancelled a child (if running)
+    FIRST_DECIDED = "first_decided"  # ctx.first chose which of its calls finished first
     PATCH_APPLIED = "patch_applied"  # ctx.patched(change_id) took the new code path
     TRANSITION_FIRED = "transition_fired"  # a net transition fired; data holds the new marking
     NET_CHANGED = "net_changed"  # a net run's topology was changed; data holds the change

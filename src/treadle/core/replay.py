@@ -10,6 +10,7 @@ changed under a run (a different call at a recorded position).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from treadle import errors
@@ -19,7 +20,10 @@ from treadle.core.history import Event, EventKind
 STEP = "step"
 SLEEP = "sleep"
 WAIT = "wait_for"
+WAIT_ANY = "wait_for_any"
 CHILD = "child"
+FIRST = "first"
+CANCEL = "cancel"
 
 _CALL_OF_EVENT = {
     EventKind.STEP_COMPLETED: STEP,
@@ -28,6 +32,8 @@ _CALL_OF_EVENT = {
     EventKind.WAIT_TIMED_OUT: WAIT,
     EventKind.CHILD_STARTED: CHILD,
     EventKind.CHILD_COMPLETED: CHILD,
+    EventKind.FIRST_DECIDED: FIRST,
+    EventKind.CHILD_CANCEL_REQUESTED: CANCEL,
 }
 
 # Events a run's own execution writes (as opposed to clients, the scheduler or children).
@@ -39,6 +45,8 @@ _OWN = frozenset(
         EventKind.SIGNAL_CONSUMED,
         EventKind.WAIT_TIMED_OUT,
         EventKind.CHILD_STARTED,
+        EventKind.FIRST_DECIDED,
+        EventKind.CHILD_CANCEL_REQUESTED,
         EventKind.PATCH_APPLIED,
         EventKind.RUN_WAITING,
     }
@@ -74,6 +82,11 @@ class RunJournal:
     wait_timeouts: dict[int, Event] = dataclasses.field(default_factory=dict)
     children: dict[int, Event] = dataclasses.field(default_factory=dict)
     child_results: dict[int, Event] = dataclasses.field(default_factory=dict)
+    child_outcomes: dict[str, Event] = dataclasses.field(default_factory=dict)
+    """The first recorded outcome of each child, by child id: a join at any position finds
+    it there, whichever position the child reports to."""
+    decisions: dict[int, Event] = dataclasses.field(default_factory=dict)
+    """What ``ctx.first`` chose and ``ctx.cancel`` did, by the call's position."""
     signals: list[Event] = dataclasses.field(default_factory=list)
     patches: set[str] = dataclasses.field(default_factory=set)
     net_log: dict[int, Event] = dataclasses.field(default_factory=dict)
@@ -116,7 +129,7 @@ class RunJournal:
         self.last_position = max(self.last_position, position)
         call = _CALL_OF_EVENT.get(kind)
         if call is not None:
-            self.calls.setdefault(position, Call(call, event.name or ""))
+            self.calls.setdefault(position, _call_of(call, event))
         if kind is EventKind.STEP_COMPLETED:
             self.results[position] = event
         elif kind is EventKind.STEP_FAILED:
@@ -137,6 +150,11 @@ class RunJournal:
             self.children[position] = event
         elif kind is EventKind.CHILD_COMPLETED:
             self.child_results[position] = event
+            # Events arrive in id order, so the first one kept is the earliest: the same on
+            # every replay, whichever execution first saw it.
+            self.child_outcomes.setdefault((event.data or {}).get("child_id", ""), event)
+        elif kind in (EventKind.FIRST_DECIDED, EventKind.CHILD_CANCEL_REQUESTED):
+            self.decisions[position] = event
 
     def check_call(self, position: int, kind: str, name: str) -> None:
         """Refuse a replay whose call at ``position`` differs from the recorded one."""
@@ -157,13 +175,27 @@ class RunJournal:
     def attempts_failed(self, position: int) -> list[Event]:
         return self.failures.get(position, [])
 
-    def free_signal(self, name: str) -> Event | None:
-        """The oldest signal of that name that no recorded wait has taken."""
+    def free_signal(self, name: str | Collection[str]) -> Event | None:
+        """The oldest signal of that name (or of any of those names) that no recorded wait
+        has taken."""
+        names = {name} if isinstance(name, str) else set(name)
         taken = {(e.data or {}).get("signal") for e in self.consumed.values()}
         for signal in self.signals:
-            if signal.name == name and signal.id not in taken:
+            if signal.name in names and signal.id not in taken:
                 return signal
         return None
+
+    def started_child(self, child_id: str, *, before: int) -> bool:
+        """Whether a call before position ``before`` started (or joined) child ``child_id``.
+
+        Only earlier calls count: a replay knows the whole history, the first execution only
+        what came before.
+        """
+        return any(
+            (event.data or {}).get("child_id") == child_id
+            for position, event in self.children.items()
+            if position < before
+        )
 
     def is_replaying(self, position: int, replayed_through: int) -> bool:
         """Whether an earlier execution of the run already went past this point.
@@ -173,6 +205,20 @@ class RunJournal:
         ``replayed_through``. Code met at such a point is old code's path.
         """
         return position <= self.last_position or self.last_own_event > replayed_through
+
+
+def any_name(names: Collection[str]) -> str:
+    """How a wait for several signal names is named in the history: ``"approve|reject"``."""
+    return "|".join(names)
+
+
+def _call_of(call: str, event: Event) -> Call:
+    data = event.data if isinstance(event.data, dict) else {}
+    # A wait for several names records the signal it took (or its timeout) under the name of
+    # that signal, and the names it waited for in ``any``.
+    if call == WAIT and "any" in data:
+        return Call(WAIT_ANY, any_name(data["any"]))
+    return Call(call, event.name or "")
 
 
 def payload_of(event: Event) -> Any:

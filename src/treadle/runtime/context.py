@@ -7,9 +7,13 @@ holds returns it at once; the first call with no recorded outcome runs live.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
+import inspect
+import math
 import random as random_module
 import uuid as uuid_module
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from treadle import errors
@@ -24,6 +28,30 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(eq=False)
+class _Branch:
+    """One of the calls given to ``ctx.first``, running in a task of its own."""
+
+    withdrawn: bool = False
+    """Replaying a call that lost: it takes its positions and does nothing else."""
+    positions: list[int] = dataclasses.field(default_factory=list)
+    """The positions its calls took (a step call's is taken before the race starts)."""
+    answered_by: int = 0
+    """The id of the history event that answered it; 0 while it was answered live."""
+    stepping: int = 0
+    """How many steps it is executing: a branch that loses while it does is interrupted."""
+
+
+class _Withdrawn(EngineSignal):
+    """A call that lost a recorded ``ctx.first`` stops as soon as it has its position."""
+
+
+# The branch of a ``ctx.first`` that the running task belongs to; each branch's task sets it.
+_BRANCH: contextvars.ContextVar[_Branch | None] = contextvars.ContextVar(
+    "treadle_first_branch", default=None
+)
 
 
 class StepCall(Generic[R]):
@@ -57,11 +85,16 @@ class StepCall(Generic[R]):
         done, recorded = self.recorded()
         if done:
             return recorded  # type: ignore[no-any-return]
+        branch = _BRANCH.get()
+        if branch is not None:
+            branch.stepping += 1
         try:
             value: R = yield from self._ctx._execution.run_step(
                 self.position, self._definition, self._args, self._kwargs
             ).__await__()
         finally:
+            if branch is not None:
+                branch.stepping -= 1
             self.settled()
         return value
 
@@ -116,12 +149,20 @@ class Context:
     def _next(self) -> int:
         position = self._position
         self._position += 1
+        branch = _BRANCH.get()
+        if branch is not None:
+            branch.positions.append(position)
+            if branch.withdrawn:
+                raise _Withdrawn()
         return position
 
     def _resolved(self, event: Event) -> None:
         """A call was answered from the history by ``event``."""
         self._advance(event.at)
         self._replayed_through = max(self._replayed_through, event.id)
+        branch = _BRANCH.get()
+        if branch is not None:
+            branch.answered_by = max(branch.answered_by, event.id)
 
     def _advance(self, at: float) -> None:
         self._now = max(self._now, at)
@@ -210,9 +251,9 @@ class Context:
                 if done:
                     results[index] = value
                     continue
-            pending[index] = asyncio.ensure_future(_awaited(call))
+            pending[index] = _branch_task(call)
         if pending:
-            await asyncio.wait(pending.values())
+            await _wait_all(pending.values())
         first_error: BaseException | None = None
         suspended: BaseException | None = None
         for index, future in pending.items():
@@ -232,6 +273,119 @@ class Context:
         if suspended is not None:
             raise suspended
         return results
+
+    async def first(
+        self, *calls: Awaitable[Any], count: int = 1, cancel_children: bool = True
+    ) -> list[tuple[int, Any]]:
+        """Wait until ``count`` of the calls have finished; return ``(index, result)`` of
+        each, in the order they finished. The calls that lost are withdrawn.
+
+        The winners are recorded, so a replay returns the same ones. A winner that raised
+        raises here (the first in finishing order), after the losers were withdrawn. Losing
+        steps are interrupted and their results are not recorded; the timers of losing
+        sleeps and waits are dropped; losing child runs are cancelled, unless
+        ``cancel_children=False`` leaves them running (join one later with
+        ``ctx.child(workflow, id=child_id)``).
+        """
+        if not calls or any(not inspect.isawaitable(call) for call in calls):
+            _close(calls)
+            raise errors.UsageError(
+                "ctx.first takes one or more calls (ctx.step(...), ctx.child(...), "
+                "ctx.sleep(...), ctx.wait_for(...)), not "
+                + (", ".join(repr(c) for c in calls if not inspect.isawaitable(c)) or "none")
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(calls):
+            _close(calls)
+            raise errors.UsageError(
+                f"ctx.first(count=...) takes a whole number from 1 to the number of calls "
+                f"({len(calls)}), not {count!r}"
+            )
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.FIRST, f"{count} of {len(calls)}")
+        branches = [_Branch() for _ in calls]
+        for branch, call in zip(branches, calls, strict=True):
+            if isinstance(call, StepCall):
+                branch.positions.append(call.position)
+        decided = journal.decisions.get(position)
+        if decided is not None:
+            self._resolved(decided)
+            return await _replay_first(calls, branches, decided.data["winners"])
+        tasks = [_branch_task(call, branch) for call, branch in zip(calls, branches, strict=True)]
+        finished: list[int] = []
+        running = set(tasks)
+        try:
+            while running and len(finished) < count:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                ended = [i for i, task in enumerate(tasks) if task in done]
+                # Calls answered from the history at once finish in the order of their
+                # outcomes there; calls answered live, after them, in the order they ended.
+                ended.sort(key=lambda i: branches[i].answered_by or math.inf)
+                for index in ended:
+                    error = None if tasks[index].cancelled() else tasks[index].exception()
+                    if isinstance(error, EngineSignal) and not isinstance(error, Suspend):
+                        raise error  # the lease is gone or the deadline passed: stop here
+                    if not isinstance(error, Suspend):
+                        finished.append(index)
+        except BaseException:
+            await _stop(running)
+            raise
+        # Losers executing a step are interrupted; the others are let finish what they are
+        # writing (starting a child, a timer), so that what they started is known here.
+        await _stop({task for task in running if branches[tasks.index(task)].stepping})
+        if running:
+            await _wait_all(running)
+        if len(finished) < count:
+            raise Suspend()  # every other call waits for something durable
+        winners = finished[:count]
+        losers = [b for i, b in enumerate(branches) if i not in winners]
+        children = [
+            started.data["child_id"]
+            for branch in losers
+            for p in branch.positions
+            if (started := journal.children.get(p)) is not None
+        ]
+        event = await self._execution.withdraw(
+            EventKind.FIRST_DECIDED,
+            position,
+            f"{count} of {len(calls)}",
+            {"winners": winners},
+            children=children if cancel_children else [],
+            timers=[p for branch in losers for p in branch.positions],
+        )
+        self._advance(event.at)
+        return _outcomes(tasks, winners)
+
+    async def cancel(self, child_id: str) -> bool:
+        """Cancel a child run of this run, with its own children, as ``engine.cancel`` does.
+
+        Returns True if it was cancelled, False if it had already finished (the same on every
+        replay). A ``ctx.child`` waiting for it raises ``tr.RunCancelledError``.
+        """
+        if not isinstance(child_id, str) or not child_id:
+            raise errors.UsageError("ctx.cancel needs the id of a child run (a non-empty string)")
+        position = self._next()
+        journal = self._execution.journal
+        journal.check_call(position, replay.CANCEL, child_id)
+        recorded = journal.decisions.get(position)
+        if recorded is None:
+            if not journal.started_child(child_id, before=position):
+                raise errors.UsageError(
+                    f"run {child_id!r} is not a child of run {self.run_id}: ctx.cancel cancels "
+                    "runs this run started with ctx.child. Cancel another run from outside "
+                    "the workflow with engine.cancel (or `treadle cancel`)."
+                )
+            recorded = await self._execution.withdraw(
+                EventKind.CHILD_CANCEL_REQUESTED,
+                position,
+                child_id,
+                {"child_id": child_id},
+                children=[child_id],
+            )
+            self._advance(recorded.at)
+        else:
+            self._resolved(recorded)
+        return child_id in recorded.data["cancelled"]
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, durably: the run suspends and no worker is held while it waits."""
@@ -258,18 +412,47 @@ class Context:
         if timeout is not None:
             timeout = _check_seconds(timeout, "ctx.wait_for(timeout=...)")
         position = self._next()
+        _, payload = await self._wait(position, (signal,), replay.WAIT, signal, timeout)
+        return payload
+
+    async def wait_for_any(
+        self, signals: Iterable[str], timeout: float | None = None
+    ) -> tuple[str, Any]:
+        """Wait for a signal with any of the names in ``signals``; return ``(name, payload)``.
+
+        Takes exactly one signal: the oldest of those names that no earlier wait took. With
+        ``timeout`` (seconds), raises ``tr.WaitTimeoutError`` when none arrived in time.
+        """
+        names = tuple(signals) if not isinstance(signals, str) else ()
+        if not names or any(not isinstance(n, str) or not n for n in names):
+            raise errors.UsageError(
+                "ctx.wait_for_any needs a list of signal names (non-empty strings), "
+                f"e.g. ['approve', 'reject'], not {signals!r}"
+            )
+        if len(set(names)) != len(names):
+            raise errors.UsageError(f"ctx.wait_for_any was given a name twice: {list(names)}")
+        if timeout is not None:
+            timeout = _check_seconds(timeout, "ctx.wait_for_any(timeout=...)")
+        position = self._next()
+        return await self._wait(position, names, replay.WAIT_ANY, replay.any_name(names), timeout)
+
+    async def _wait(
+        self, position: int, names: tuple[str, ...], kind: str, name: str, timeout: float | None
+    ) -> tuple[str, Any]:
         journal = self._execution.journal
-        journal.check_call(position, replay.WAIT, signal)
+        journal.check_call(position, kind, name)
         taken = journal.consumed.get(position)
         if taken is not None:
             self._resolved(taken)
-            return replay.payload_of(taken)
+            return taken.name or "", replay.payload_of(taken)
         timed_out = journal.wait_timeouts.get(position)
         if timed_out is not None:
             self._resolved(timed_out)
-            raise _wait_timeout(signal, timeout)
+            raise _wait_timeout(name, timeout)
+        # A wait for several names records which it waited for, so a replay checks them.
+        waited = {"any": list(names)} if kind == replay.WAIT_ANY else {}
         fired = journal.fired.get(position) if timeout is not None else None
-        arrived = journal.free_signal(signal)
+        arrived = journal.free_signal(names)
         # A signal that arrived before the timeout fired wins, even if the run resumes later.
         if arrived is not None and (fired is None or arrived.id < fired.id):
             payload = replay.payload_of(arrived)
@@ -277,20 +460,20 @@ class Context:
                 await self._execution.record(
                     EventKind.SIGNAL_CONSUMED,
                     position=position,
-                    name=signal,
-                    data={"signal": arrived.id, "payload": payload},
+                    name=arrived.name,
+                    data={"signal": arrived.id, "payload": payload} | waited,
                 )
             )
-            return payload
+            return arrived.name or "", payload
         if fired is not None:
             self._advance(
                 await self._execution.record(
-                    EventKind.WAIT_TIMED_OUT, position=position, name=signal
+                    EventKind.WAIT_TIMED_OUT, position=position, name=name, data=waited or None
                 )
             )
-            raise _wait_timeout(signal, timeout)
+            raise _wait_timeout(name, timeout)
         if timeout is not None and position not in journal.timers:
-            await self._execution.start_timer(position, timeout, replay.WAIT, signal)
+            await self._execution.start_timer(position, timeout, kind, name)
         raise Suspend()
 
     async def child(
@@ -305,6 +488,8 @@ class Context:
         """Start a child run of ``workflow``; return its result (or, with ``wait=False``, its id).
 
         A child's failure raises ``tr.RunFailedError`` here; cancelling the parent cancels it.
+        With the ``id`` of a child this run started before, it waits for that child (the
+        join of a child started with ``wait=False``) and starts nothing.
         """
         definition = self._execution.registry.resolve(workflow)
         definition.bind(args, kwargs)
@@ -321,16 +506,106 @@ class Context:
                 {"args": list(args), "kwargs": kwargs},
                 f"the arguments of child workflow {definition.name!r}",
             )
-            await self._execution.start_child(position, definition, child_id, input_text)
+            await self._execution.start_child(
+                position,
+                definition,
+                child_id,
+                input_text,
+                known=child_id in journal.child_outcomes,
+            )
         else:
             child_id = started.data["child_id"]
         if not wait:
             return child_id
-        outcome = journal.child_results.get(position)
+        # By id, not by position: a child reports to the position that started it, and a
+        # join elsewhere finds the same (earliest) outcome live and on every replay.
+        outcome = journal.child_outcomes.get(child_id)
         if outcome is None:
             raise Suspend()
         self._resolved(outcome)
         return self._execution.child_outcome(outcome)
+
+
+def _branch_task(call: Awaitable[T], branch: _Branch | None = None) -> asyncio.Future[T]:
+    """Run ``call`` in a task of its own (as a branch of ``ctx.first`` if given one)."""
+
+    async def run() -> T:
+        if branch is not None:
+            _BRANCH.set(branch)  # the task's own copy of the context
+        return await call
+
+    task = asyncio.ensure_future(run())
+    # Read every branch's outcome even when the caller stops looking (it raises the first
+    # engine signal, or is cancelled), so asyncio never logs an exception nobody retrieved.
+    task.add_done_callback(_retrieve)
+    return task
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _wait_all(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Wait for every future; if the waiting task is cancelled, cancel them and let them end."""
+    pending = set(futures)
+    try:
+        await asyncio.wait(pending)
+    except BaseException:
+        await _stop(pending)  # never leave a branch running on its own
+        raise
+
+
+async def _stop(tasks: set[asyncio.Future[Any]]) -> None:
+    """Cancel the tasks and wait until they have ended."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.shield(asyncio.wait(tasks))
+
+
+async def _replay_first(
+    calls: tuple[Awaitable[Any], ...], branches: list[_Branch], winners: list[int]
+) -> list[tuple[int, Any]]:
+    """``ctx.first`` whose winners are recorded: the losers only take their positions."""
+    tasks: list[asyncio.Future[Any] | None] = []
+    for index, (call, branch) in enumerate(zip(calls, branches, strict=True)):
+        branch.withdrawn = index not in winners
+        if branch.withdrawn and not inspect.iscoroutine(call):
+            tasks.append(None)  # a step call that lost: its position is taken, nothing runs
+            _close([call])
+        else:
+            tasks.append(_branch_task(call, branch))
+    started = [task for task in tasks if task is not None]
+    await _wait_all(started)
+    for task in started:
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, EngineSignal) and not isinstance(error, _Withdrawn | Suspend):
+            raise error
+    return _outcomes(tasks, winners)
+
+
+def _outcomes(
+    tasks: Sequence[asyncio.Future[Any] | None], winners: list[int]
+) -> list[tuple[int, Any]]:
+    """The winners' ``(index, result)``; or the first error among them, raised."""
+    results = []
+    for index in winners:
+        task = tasks[index]
+        if task is None or task.cancelled():
+            raise asyncio.CancelledError()
+        error = task.exception()
+        if error is not None:
+            raise error
+        results.append((index, task.result()))
+    return results
+
+
+def _close(calls: Iterable[Any]) -> None:
+    """Close coroutines that will not be awaited, so Python does not warn about them."""
+    for call in calls:
+        if inspect.iscoroutine(call):
+            call.close()
 
 
 def _wait_timeout(signal: str, timeout: float | None) -> errors.WaitTimeoutError:

@@ -9,7 +9,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from treadle import errors
@@ -222,8 +222,16 @@ class Execution:
             raise Fenced()
 
     async def start_child(
-        self, position: int, definition: registry.WorkflowDefinition, child_id: str, input_text: str
+        self,
+        position: int,
+        definition: registry.WorkflowDefinition,
+        child_id: str,
+        input_text: str,
+        *,
+        known: bool = False,
     ) -> None:
+        """Start the child (or join this run's existing child ``child_id``) at ``position``;
+        ``known``: its outcome is already in the journal, so it need not be told again."""
         now, lease = self._clock(), self.lease
         child = ops.NewRun(
             id=child_id,
@@ -244,6 +252,10 @@ class Execution:
             existing = ops.create_run(tx, child, now)
             if existing is not None and existing["workflow"] != definition.name:
                 return "conflict"
+            if existing is not None and existing["parent_id"] != lease.run_id:
+                # Its outcome goes to its own parent (or to nobody): this run would wait for
+                # ever. Refused whatever its status, so that a replay decides the same.
+                return "foreign"
             ops.append(
                 tx,
                 lease.run_id,
@@ -253,7 +265,7 @@ class Execution:
                 name=definition.name,
                 data=started,
             )
-            if existing is not None and RunStatus(existing["status"]).finished:
+            if existing is not None and RunStatus(existing["status"]).finished and not known:
                 ops.tell_parent(
                     tx, existing | {"parent_id": lease.run_id, "parent_position": position}, now
                 )
@@ -268,6 +280,14 @@ class Execution:
                 "another id",
                 run_id=child_id,
             )
+        if outcome == "foreign":
+            raise errors.RunConflictError(
+                f"run {child_id!r} is not a child of run {self.run_id}: ctx.child(..., id=...) "
+                "starts a child with that id or waits for a child this run started, not a run "
+                "started by a client or by another run. Choose another id, or follow that "
+                "run from outside the workflow with engine.result.",
+                run_id=child_id,
+            )
         self.journal.add(
             Event(
                 0,
@@ -280,6 +300,49 @@ class Execution:
                 started,
             )
         )
+
+    async def withdraw(
+        self,
+        kind: EventKind,
+        position: int,
+        name: str,
+        data: dict[str, Any],
+        *,
+        children: Sequence[str] = (),
+        timers: Sequence[int] = (),
+    ) -> Event:
+        """Record a decision at ``position`` and, in the same transaction, cancel those of
+        this run's ``children`` that have not finished and drop its timers at ``timers``.
+
+        The event's ``data`` gets ``cancelled``: the children that were cancelled.
+        """
+        now, lease = self._clock(), self.lease
+
+        def write(tx: Transaction) -> list[str] | None:
+            if not ops.holds(tx, lease):
+                return None
+            cancelled = [c for c in children if ops.cancel_child(tx, c, lease.run_id, now)]
+            for timer in timers:
+                tx.execute("delete_timer", {"run_id": lease.run_id, "position": timer})
+            row = ops.event_row(
+                lease.run_id,
+                kind,
+                now,
+                position=position,
+                name=name,
+                data=data | {"cancelled": cancelled},
+            )
+            tx.execute("insert_event", row)
+            return cancelled
+
+        cancelled = await self._commits.submit(write, notify=True)
+        if cancelled is None:
+            raise Fenced()
+        event = Event(
+            0, self.run_id, kind, now, position, name, None, data | {"cancelled": cancelled}
+        )
+        self.journal.add(event)
+        return event
 
     # -- outcomes ----------------------------------------------------------------------------
 

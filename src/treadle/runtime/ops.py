@@ -208,6 +208,20 @@ def tell_parent(tx: Transaction, child: Row, now: float) -> None:
     tx.execute("wake_run", {"run_id": child["parent_id"], "now": now})
 
 
+def cancel_child(tx: Transaction, child_id: str, parent_id: str, now: float) -> bool:
+    """Cancel a parent's child run (and its children) unless it has finished; say if it was."""
+    child = tx.fetch_one("get_run", {"id": child_id})
+    if child is None or child["parent_id"] != parent_id:
+        return False
+    return finish_run(
+        tx,
+        child_id,
+        RunStatus.CANCELLED,
+        now,
+        error={"type": "treadle.RunCancelled", "message": f"cancelled by parent run {parent_id}"},
+    )
+
+
 def signal(tx: Transaction, run_id: str, name: str, payload: str, now: float) -> None:
     run = get_run(tx, run_id)
     if status.RunStatus(run["status"]).finished:
