@@ -671,10 +671,18 @@ class SyncContext:
     def wait_for(self, signal: str, timeout: float | None = None) -> Any:
         return self._call(lambda: self._context.wait_for(signal, timeout))
 
+    def wait_for_any(
+        self, signals: Iterable[str], timeout: float | None = None
+    ) -> tuple[str, Any]:
+        return self._call(lambda: self._context.wait_for_any(signals, timeout))
+
     def child(
         self, workflow: Any, /, *args: Any, id: str | None = None, wait: bool = True, **kwargs: Any
     ) -> Any:
         return self._call(lambda: self._context.child(workflow, *args, id=id, wait=wait, **kwargs))
+
+    def cancel(self, child_id: str) -> bool:
+        return self._call(lambda: self._context.cancel(child_id))
 
     def now(self) -> float:
         return self._context.now()
