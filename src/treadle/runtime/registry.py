@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from treadle import errors
@@ -184,12 +184,12 @@ class Registry:
     def add(self, definition: WorkflowDefinition) -> None:
         key = (definition.name, definition.version)
         existing = self._workflows.get(key)
-        if existing is not None and not _same_source(existing.fn, definition.fn):
+        if existing is not None and not _same_definition(existing.fn, definition.fn):
             raise errors.RegistrationError(
                 f"workflow {definition.name!r} version {definition.version!r} is defined twice: "
-                f"in {existing.fn.__module__}.{existing.fn.__qualname__} and in "
-                f"{definition.fn.__module__}.{definition.fn.__qualname__}. Give one of them "
-                "another name with @tr.workflow(name=...) or another version."
+                f"in {_where(existing.fn)} and in {_where(definition.fn)}. Give one of them "
+                "another name (@tr.workflow(name=...), or name= for a flow or net) or another "
+                "version."
             )
         self._workflows[key] = definition
         self._latest[definition.name] = definition
@@ -218,6 +218,80 @@ class Registry:
 
     def names(self) -> list[tuple[str, str]]:
         return sorted(self._workflows)
+
+
+NET_ATTRIBUTE = "__treadle_net__"
+"""Where the body function of a flow or net workflow keeps what it runs (its ``Program``):
+every such workflow shares one body function, so the definition is told by this instead."""
+
+
+def _same_definition(a: Callable[..., Any], b: Callable[..., Any]) -> bool:
+    net_a, net_b = getattr(a, NET_ATTRIBUTE, None), getattr(b, NET_ATTRIBUTE, None)
+    if net_a is None and net_b is None:
+        return _same_source(a, b)
+    # A flow or net is the same definition when its net and everything bound to it are:
+    # the same module imported twice builds equal ones, from functions at the same places.
+    return _same_source(a, b) and _shape(net_a) == _shape(net_b)
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    program = getattr(fn, NET_ATTRIBUTE, None)
+    if program is not None:
+        return f"{getattr(program, 'kind', 'net')} {getattr(program, 'net', None)!r}"
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+_PLAIN = (str, int, float, bool, type(None), bytes)
+
+
+def _shape(value: Any, depth: int = 0) -> Any:
+    """A value to compare definitions by: data as it is, functions by where they are written
+    (and what their closures hold), steps and workflows by their definitions."""
+    if depth > 12:
+        return type(value).__qualname__  # deep enough to tell definitions apart
+    deeper = depth + 1
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, Step):
+        return ("step", _shape(value.definition, deeper))
+    if isinstance(value, Workflow):
+        return ("workflow", value.definition.name, value.definition.version)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (
+            type(value).__qualname__,
+            tuple((f.name, _shape(getattr(value, f.name), deeper)) for f in fields),
+        )
+    if isinstance(value, Mapping):
+        items = [(_shape(k, deeper), _shape(v, deeper)) for k, v in value.items()]
+        return ("mapping", sorted(items, key=repr))
+    if isinstance(value, list | tuple):
+        return tuple(_shape(item, deeper) for item in value)
+    if isinstance(value, set | frozenset):
+        return ("set", sorted((_shape(item, deeper) for item in value), key=repr))
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        cells = getattr(value, "__closure__", None) or ()
+        return (
+            "function",
+            getattr(value, "__qualname__", ""),
+            code.co_filename,
+            code.co_firstlineno,
+            tuple(_shape(cell.cell_contents, deeper) for cell in cells if _filled(cell)),
+        )
+    kind: Any = type(value)
+    if kind.__eq__ is not object.__eq__:
+        return value
+    # An object without equality of its own (a sentinel, say): told apart by type only.
+    return ("object", type(value).__module__, type(value).__qualname__)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:  # an empty cell: a name the closure binds later
+        return False
+    return True
 
 
 def _same_source(a: Callable[..., Any], b: Callable[..., Any]) -> bool:
