@@ -671,9 +671,7 @@ class SyncContext:
     def wait_for(self, signal: str, timeout: float | None = None) -> Any:
         return self._call(lambda: self._context.wait_for(signal, timeout))
 
-    def wait_for_any(
-        self, signals: Iterable[str], timeout: float | None = None
-    ) -> tuple[str, Any]:
+    def wait_for_any(self, signals: Iterable[str], timeout: float | None = None) -> tuple[str, Any]:
         return self._call(lambda: self._context.wait_for_any(signals, timeout))
 
     def child(
