@@ -75,8 +75,8 @@ def test_a_paused_workers_late_result_is_refused(
             f"the second worker to take the run over and reach step {HELD_AT}",
             workers,
         )
+        continued_at = time.time()  # taken first: the worker may end its step at once
         first.send_signal(signal.SIGCONT)
-        continued_at = time.time()
         wait_until(
             lambda: f"run {run_id}: lease lost" in workers.output_of(first),
             15,
