@@ -9,9 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
-from side_effects import count
+from side_effects import CALLS, count
 
 import treadle as tr
+from treadle.core.nets import changes, tokens
 
 # -- a net with parallel branches and a guarded choice ----------------------------------------
 
@@ -80,6 +81,27 @@ def firings(engine: tr.Engine, run_id: str) -> list[tuple[str, dict[str, int]]]:
     ]
 
 
+def net_events(engine: tr.Engine, run_id: str) -> list[tr.Event]:
+    kinds = {
+        tr.EventKind.TRANSITION_STARTED,
+        tr.EventKind.TRANSITION_FIRED,
+        tr.EventKind.NET_CHANGED,
+        tr.EventKind.NET_CHANGE_REFUSED,
+    }
+    return [e for e in engine.history(run_id) if e.kind in kinds]
+
+
+def check_net_log(engine: tr.Engine, run_id: str) -> None:
+    """Net events numbered 0, 1, ... once each; every firing started once and fired once."""
+    events = net_events(engine, run_id)
+    assert [e.data["seq"] for e in events] == list(range(len(events)))
+    started = [e.data["firing"] for e in events if e.kind is tr.EventKind.TRANSITION_STARTED]
+    fired = [e.data["firing"] for e in events if e.kind is tr.EventKind.TRANSITION_FIRED]
+    assert len(set(started)) == len(started) and len(set(fired)) == len(fired)
+    assert set(started) <= set(fired)
+    assert sorted(fired) == list(range(len(fired)))
+
+
 def test_net_runs_parallel_branches_and_a_guarded_choice(
     engine: tr.Engine, start_worker: Any
 ) -> None:
@@ -88,22 +110,26 @@ def test_net_runs_parallel_branches_and_a_guarded_choice(
     small = engine.start(order_net, {"id": 8, "amount": 20})
     assert engine.result(big, timeout=10) == "express label-7"
     assert engine.result(small, timeout=10) == "standard label-8"
-    assert firings(engine, big) == [
-        ("split", {"to_pack": 1, "to_charge": 1}),
-        ("pack", {"to_charge": 1, "packed": 1}),
-        ("charge", {"packed": 1, "charged": 1}),
-        ("ship", {"ready": 1}),
-        ("express", {"sent": 1}),
-    ]
+    fired = firings(engine, big)
+    # pack and charge run at the same time: either may complete first.
+    assert fired[0] == ("split", {"to_pack": 1, "to_charge": 1})
+    assert {fired[1][0], fired[2][0]} == {"pack", "charge"}
+    assert fired[1][1] in ({"to_charge": 1, "packed": 1}, {"to_pack": 1, "charged": 1})
+    assert fired[2][1] == {"packed": 1, "charged": 1}
+    assert fired[3:] == [("ship", {"ready": 1}), ("express", {"sent": 1})]
     history = engine.history(big)
+    started = [e.name for e in history if e.kind is tr.EventKind.TRANSITION_STARTED]
+    assert started[:2] == ["pack", "charge"]  # both started before either completed
+    assert started[2:] == ["ship", "express"]
     kinds = [e.kind for e in history]
-    # pack and charge ran in the same round: both steps were recorded before either firing.
-    completed = [i for i, k in enumerate(kinds) if k is tr.EventKind.STEP_COMPLETED]
-    fired = [i for i, k in enumerate(kinds) if k is tr.EventKind.TRANSITION_FIRED]
-    assert completed[1] < fired[1]
-    assert [e.data["seq"] for e in history if e.kind is tr.EventKind.TRANSITION_FIRED] == list(
-        range(5)
-    )
+    assert kinds.index(tr.EventKind.TRANSITION_STARTED) < kinds.index(tr.EventKind.STEP_COMPLETED)
+    check_net_log(engine, big)
+    # Each step's positions are those its transition_started announced.
+    positions = [
+        p for e in history if e.kind is tr.EventKind.TRANSITION_STARTED for p in e.data["positions"]
+    ]
+    completed = [e.position for e in history if e.kind is tr.EventKind.STEP_COMPLETED]
+    assert sorted(completed) == sorted(positions) == list(range(4))
 
 
 def test_net_workflow_exposes_its_net_and_starts_by_name(
@@ -488,3 +514,294 @@ def test_flow_without_input_calls_first_tasks_without_arguments(
     wf = tr.workflow(f)
     start_worker()
     assert engine.result(engine.start(wf), timeout=10) == 41
+
+
+# -- event-driven firing: nothing waits for a slow sibling ---------------------------------------
+
+
+@tr.step
+def race_a(x: int) -> int:
+    return x
+
+
+@tr.step
+def race_b(x: int) -> str:
+    time.sleep(0.1)
+    return f"B{x}"
+
+
+@tr.step
+def race_c(x: int) -> str:
+    time.sleep(1.0)
+    return f"C{x}"
+
+
+@tr.step
+def race_d(first: str) -> str:
+    return f"D after {first}"
+
+
+def _wcp9_flow() -> tr.Flow:
+    f = tr.Flow("race_wcp9")
+    a = f.task(race_a)
+    b = f.task(race_b, after=a)
+    c = f.task(race_c, after=a)
+    f.task(race_d, after=[b, c], join="discriminator")
+    return f
+
+
+wcp9 = tr.workflow(_wcp9_flow())
+
+
+def _steps(engine: tr.Engine, run_id: str) -> dict[str, list[tr.Event]]:
+    found: dict[str, list[tr.Event]] = {}
+    for event in engine.history(run_id):
+        if event.kind is tr.EventKind.STEP_COMPLETED:
+            found.setdefault(event.name or "", []).append(event)
+    return found
+
+
+def test_discriminator_continues_on_the_first_arrival(engine: tr.Engine, start_worker: Any) -> None:
+    # WCP-9: B (0.1 s) and C (1 s) in parallel, then D on the first arrival; C is absorbed.
+    start_worker()
+    run_id = engine.start(wcp9, 1)
+    assert engine.result(run_id, timeout=15) == "D after B1"
+    steps = _steps(engine, run_id)
+    (d,) = steps["race_d"]  # exactly one D
+    (c,) = steps["race_c"]
+    assert d.data["started_at"] < c.at - 0.5, "D waited for C"
+    names = [name for name, _ in firings(engine, run_id)]
+    assert names.index("race_d") < names.index("race_c")
+    assert "race_d.late2" in names and names[-1] == "finish"  # C arrived late, let in
+    check_net_log(engine, run_id)
+
+
+@tr.step
+def lane_quick(x: int) -> int:
+    time.sleep(0.1)
+    return x + 1
+
+
+@tr.step
+def lane_slow(x: int) -> int:
+    time.sleep(1.0)
+    return x * 10
+
+
+@tr.step
+def lane_join(left: int, right: int) -> list[int]:
+    return [left, right]
+
+
+LANES = tr.Net(
+    name="nets_lanes",
+    places=("i", "l0", "l1", "l2", "l3", "r0", "r1", "o"),
+    transitions=(
+        tr.Transition(name="split", inputs={"i": 1}, outputs={"l0": 1, "r0": 1}),
+        tr.Transition(name="slow", inputs={"r0": 1}, outputs={"r1": 1}, step="slow"),
+        tr.Transition(name="quick1", inputs={"l0": 1}, outputs={"l1": 1}, step="quick"),
+        tr.Transition(name="quick2", inputs={"l1": 1}, outputs={"l2": 1}, step="quick"),
+        tr.Transition(name="quick3", inputs={"l2": 1}, outputs={"l3": 1}, step="quick"),
+        tr.Transition(name="join", inputs={"l3": 1, "r1": 1}, outputs={"o": 1}, step="join"),
+    ),
+)
+lanes = tr.workflow(LANES, steps={"quick": lane_quick, "slow": lane_slow, "join": lane_join})
+
+
+def test_a_parallel_branch_is_not_held_back_by_a_slow_sibling(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    start_worker()
+    run_id = engine.start(lanes, 1)
+    assert engine.result(run_id, timeout=15) == [4, 10]
+    steps = _steps(engine, run_id)
+    quick = steps["lane_quick"]
+    (slow,) = steps["lane_slow"]
+    assert len(quick) == 3
+    # The three quick steps ran one after the other while the slow one was running.
+    assert all(q.at < slow.at - 0.3 for q in quick), "the quick lane waited for the slow step"
+    assert [name for name, _ in firings(engine, run_id)] == [
+        "split",
+        "quick1",
+        "quick2",
+        "quick3",
+        "slow",
+        "join",
+    ]
+    assert engine.net(run_id).running == ()
+    check_net_log(engine, run_id)
+
+
+# -- replay follows the recorded order of completions ------------------------------------------
+
+
+@tr.workflow(name="nets_gate")
+async def nets_gate(ctx: tr.Context, key: str) -> str:
+    await ctx.wait_for("go")
+    return f"gate {key}"
+
+
+@tr.step
+def nets_counted(key: str) -> str:
+    count(key)
+    return key
+
+
+GATED = tr.Net(
+    name="nets_gated",
+    places=("i", "a", "b", "c", "ga", "gc", "o"),
+    transitions=(
+        tr.Transition(name="split", inputs={"i": 1}, outputs={"a": 1, "b": 1}),
+        tr.Transition(name="gate", inputs={"a": 1}, outputs={"ga": 1}, step="gate"),
+        tr.Transition(name="first", inputs={"b": 1}, outputs={"c": 1}, step="counted"),
+        tr.Transition(name="second", inputs={"c": 1}, outputs={"gc": 1}, step="counted"),
+        tr.Transition(name="join", inputs={"ga": 1, "gc": 1}, outputs={"o": 1}, step="both"),
+    ),
+)
+
+
+@tr.step
+def nets_both(gate: str, counted: str) -> str:
+    return f"{gate} + {counted}"
+
+
+gated = tr.workflow(GATED, steps={"gate": nets_gate, "counted": nets_counted, "both": nets_both})
+
+
+def _child_of(engine: tr.Engine, run_id: str) -> str:
+    (started,) = [e for e in engine.history(run_id) if e.kind is tr.EventKind.CHILD_STARTED]
+    child_id: str = started.data["child_id"]
+    return child_id
+
+
+def test_replay_follows_the_recorded_order_of_completions(
+    engine: tr.Engine, start_worker: Any, wait_status: Any
+) -> None:
+    # The gate (a child run waiting for a signal) starts before the counted lane and
+    # completes after it, across a suspension: the replay that resumes the run must follow
+    # the history, not the order in which the calls answer from it.
+    start_worker()
+    key = f"gated-{uuid.uuid4()}"
+    run_id = engine.start(gated, key)
+    wait_status(run_id, "waiting")
+    before = [name for name, _ in firings(engine, run_id)]
+    assert before == ["split", "first", "second"]
+    assert engine.net(run_id).running == ("gate",)
+    engine.signal(_child_of(engine, run_id), "go")
+    assert engine.result(run_id, timeout=10) == f"gate {key} + {key}"
+    assert [name for name, _ in firings(engine, run_id)] == [*before, "gate", "join"]
+    assert CALLS[key] == 2  # each counted step ran once, none again on replay
+    started = [e for e in engine.history(run_id) if e.kind is tr.EventKind.RUN_STARTED]
+    assert len(started) >= 2  # it did resume by replay
+    check_net_log(engine, run_id)
+
+
+# -- a history that the definition no longer matches ------------------------------------------
+
+OLD = tr.Registry()
+NEW = tr.Registry()
+
+
+def _diverging(work: str) -> tr.Net:
+    return tr.Net(
+        name="nets_diverging",
+        places=("i", "a", "b", "ga", "wb", "o"),
+        transitions=(
+            tr.Transition(name="split", inputs={"i": 1}, outputs={"a": 1, "b": 1}),
+            tr.Transition(name="gate", inputs={"a": 1}, outputs={"ga": 1}, step="gate"),
+            tr.Transition(name=work, inputs={"b": 1}, outputs={"wb": 1}, step="counted"),
+            tr.Transition(name="join", inputs={"ga": 1, "wb": 1}, outputs={"o": 1}),
+        ),
+    )
+
+
+for _registry, _work in ((OLD, "work"), (NEW, "work_v2")):
+    tr.workflow(name="nets_gate", registry=_registry)(nets_gate.definition.fn)
+    tr.workflow(
+        _diverging(_work),
+        registry=_registry,
+        steps={"gate": nets_gate, "counted": nets_counted},
+    )
+
+
+def test_a_history_the_net_no_longer_matches_fails_with_non_determinism(
+    db_url: str, start_worker: Any, wait_status: Any
+) -> None:
+    key = f"diverging-{uuid.uuid4()}"
+    with tr.Engine(db_url, registry_=OLD) as old, tr.Engine(db_url, registry_=NEW) as new:
+        old_worker = start_worker(old)
+        run_id = old.start("nets_diverging", key)
+        wait_status(run_id, "waiting", on=old)
+        old_worker.stop()
+        start_worker(new)
+        new.signal(_child_of(new, run_id), "go")
+        with pytest.raises(tr.RunFailedError) as caught:
+            new.result(run_id, timeout=10)
+    assert caught.value.error_type == "treadle.NonDeterminismError"
+    message = str(caught.value)
+    assert "transition_started 'work' (firing 2)" in message
+    assert "transition_started 'work_v2' (firing 2)" in message
+    assert CALLS[key] == 1  # the renamed transition's step never ran against the old history
+
+
+# -- the token game on its own ------------------------------------------------------------------
+
+
+def test_case_starts_in_declaration_order_and_completes_in_any_order() -> None:
+    net = tr.Net(
+        name="case",
+        places=("p", "q", "r", "s"),
+        transitions=(
+            tr.Transition(name="first", inputs={"p": 1}, outputs={"q": 1}, step="x"),
+            tr.Transition(name="second", inputs={"p": 1}, outputs={"r": 1}, step="x"),
+            tr.Transition(name="join", inputs={"q": 1, "r": 1}, outputs={"s": 1}),
+        ),
+        initial={"p": 2},
+    )
+    behaviour = tokens.NetBehaviour(step=True)
+    case = tokens.Case(net, {"first": behaviour, "second": behaviour}, "data")
+    one, two = case.start(), case.start()
+    assert one is not None and two is not None and case.start() is None
+    # Both tokens go to the transition declared first; both firings run at once.
+    assert [one.transition.name, two.transition.name] == ["first", "first"]
+    assert (one.number, two.number) == (0, 1)
+    assert case.marking() == {"p": 2}  # running firings have not fired yet
+    assert case.complete(1, {"q": "late"}) == {"p": 1, "q": 1}
+    assert case.complete(0, {"q": "early"}) == {"q": 2}
+    assert case.tokens.held("q") == ["late", "early"]  # in the order they completed
+
+
+def test_case_keeps_reset_arcs_and_running_firings_apart() -> None:
+    net = tr.Net(
+        name="case_reset",
+        places=("p", "go", "q", "done"),
+        transitions=(
+            tr.Transition(name="work", inputs={"p": 1}, outputs={"q": 1}, step="x"),
+            tr.Transition(name="cancel", inputs={"go": 1}, outputs={"done": 1}, resets={"p"}),
+        ),
+        initial={"p": 2, "go": 1},
+    )
+    case = tokens.Case(net, {"work": tokens.NetBehaviour(step=True)}, None)
+    running = [case.start(), case.start()]
+    # "cancel" empties p, whose tokens the running "work" firings hold: it waits for them.
+    assert [f.transition.name for f in running if f] == ["work", "work"]
+    assert case.start() is None
+    case.complete(0, {"q": 1})
+    assert case.start() is None
+    case.complete(1, {"q": 1})
+    cancel = case.start()
+    assert cancel is not None and cancel.transition.name == "cancel"
+    assert case.complete(cancel.number, {}) == {"q": 2, "done": 1}
+
+
+def test_a_change_may_not_touch_a_running_transition() -> None:
+    change = tr.NetChange(
+        remove_transitions=("pack",),
+        add_arcs=(tr.Arc(source="ship", target="sent"),),
+    )
+    problems = changes.running_conflicts(change, ["pack", "ship"])
+    assert problems == [
+        "transition 'pack' is running: remove it once its firing has completed",
+        "transition 'ship' is running: change its arc ship -> sent once its firing has completed",
+    ]
+    assert changes.running_conflicts(change, ["charge"]) == []

@@ -52,10 +52,11 @@ def _print(text: str) -> None:
 
 def _show(current: client.NetState) -> str:
     marking = model.show_marking(current.marking, current.net.places)
+    running = ", ".join(current.running) or "nothing"
     return (
         f"run {current.run_id} ({current.workflow} v{current.version}) {current.status}: "
-        f"{current.firings} firings, {current.changes} changes, marking {marking}\n"
-        + compiler.describe(current.net)
+        f"{current.firings} firings, {current.changes} changes, marking {marking}, "
+        f"running {running}\n" + compiler.describe(current.net)
     )
 
 

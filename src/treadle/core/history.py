@@ -28,6 +28,7 @@ class EventKind(enum.StrEnum):
     CHILD_CANCEL_REQUESTED = "child_cancel_requested"  # ctx.cancel cancelled a child (if running)
     FIRST_DECIDED = "first_decided"  # ctx.first chose which of its calls finished first
     PATCH_APPLIED = "patch_applied"  # ctx.patched(change_id) took the new code path
+    TRANSITION_STARTED = "transition_started"  # a net transition took its tokens; steps run
     TRANSITION_FIRED = "transition_fired"  # a net transition fired; data holds the new marking
     NET_CHANGED = "net_changed"  # a net run's topology was changed; data holds the change
     NET_CHANGE_REFUSED = "net_change_refused"  # a requested change failed the run's own check

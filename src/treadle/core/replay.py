@@ -55,7 +55,12 @@ _OWN = frozenset(
 
 # A net run's own record of what it did, which replay must not write a second time.
 _NET_LOG = frozenset(
-    {EventKind.TRANSITION_FIRED, EventKind.NET_CHANGED, EventKind.NET_CHANGE_REFUSED}
+    {
+        EventKind.TRANSITION_STARTED,
+        EventKind.TRANSITION_FIRED,
+        EventKind.NET_CHANGED,
+        EventKind.NET_CHANGE_REFUSED,
+    }
 )
 
 

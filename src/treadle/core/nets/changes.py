@@ -242,6 +242,27 @@ def _with_arc(
     )
 
 
+def running_conflicts(change: NetChange, running: Iterable[str]) -> list[str]:
+    """Why ``change`` cannot be made while the named transitions have firings running
+    (empty: it can). A running firing has taken its tokens and will produce its own: its
+    transition must stay as it is until it has completed."""
+    busy = set(running)
+    problems: list[str] = []
+    for name in change.remove_transitions:
+        if name in busy:
+            problems.append(
+                f"transition {name!r} is running: remove it once its firing has completed"
+            )
+    for arc in (*change.add_arcs, *change.remove_arcs):
+        for name in (arc.source, arc.target):
+            if name in busy:
+                problems.append(
+                    f"transition {name!r} is running: change its arc {arc.source} -> "
+                    f"{arc.target} once its firing has completed"
+                )
+    return problems
+
+
 def check(
     net: model.Net,
     marking: model.Marking,

@@ -1,14 +1,20 @@
 """The token game with data: what a net run fires next, and what its tokens carry.
 
 The analysis counts tokens; a run also moves data with them. Each place holds its tokens'
-data oldest first. A net advances in *rounds*: ``plan`` walks the transitions in declaration
-order and takes every firing the current tokens allow (a transition fires as many times as
-its input places hold tokens for, each time on the oldest ones), so that conflicts are always
-resolved the same way: the transition declared first wins. The runtime then runs the steps
-of a round's firings at the same time and, when they have all finished, lets each firing
-produce its tokens, again in declaration order. A round has the effect of firing its
-transitions one after the other in that order (``sequential_markings``), so every marking a
-run records is one the analysis explored.
+data oldest first.
+
+A run plays the game with ``Case``: a firing *starts* as soon as its transition is enabled,
+taking its input tokens (the oldest ones), and *completes* when its steps have finished,
+producing its output tokens. In between it is running: its tokens are reserved for it, and
+they still count in the marking, since as far as the net is concerned the transition has not
+fired yet. Firings complete one at a time, in whatever order their steps finish, so the
+markings a run goes through are those of firing its transitions one by one in the order they
+completed: every one is a marking the analysis explored. When several transitions are enabled
+at once and compete for a token, the one declared first takes it, always.
+
+``Tokens.plan`` is the older, round-based view of the same game: every firing the current
+tokens allow, in declaration order; ``sequential_markings`` are the markings of firing them
+one after another.
 
 What a transition does with data is its ``Behaviour``. ``NetBehaviour`` is a plain net's:
 the step receives one argument per consumed token, its result is the data of every token it
@@ -109,10 +115,12 @@ ROUTING: Final = Behaviour()
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Firing:
-    """One firing planned in a round: the transition and the data of the tokens it took."""
+    """One firing: the transition and the data of the tokens it took."""
 
     transition: model.Transition
     consumed: Consumed
+    number: int = 0
+    """Which firing of its run this is, counting from 0 in the order firings started."""
 
 
 class Tokens:
@@ -135,6 +143,18 @@ class Tokens:
         the change checked it) go."""
         self._places = {place: self._places.get(place, []) for place in places}
 
+    def take(self, transition: model.Transition, behaviour: Behaviour) -> Consumed | None:
+        """Take the oldest tokens of one firing of ``transition``, if its input places hold
+        enough and its guard accepts them; ``None`` (and nothing taken) otherwise."""
+        if any(len(self._places[p]) < w for p, w in transition.inputs.items()):
+            return None
+        consumed = {p: self._places[p][:w] for p, w in transition.inputs.items()}
+        if not behaviour.accepts(consumed):
+            return None
+        for place, weight in transition.inputs.items():
+            del self._places[place][:weight]
+        return consumed
+
     def plan(self, net: model.Net, behaviours: Mapping[str, Behaviour]) -> list[Firing]:
         """Take the tokens of every firing of one round, in declaration order.
 
@@ -153,13 +173,9 @@ class Tokens:
             while True:
                 if transition.resets & touched or arcs & emptied:
                     break
-                if any(len(self._places[p]) < w for p, w in transition.inputs.items()):
+                consumed = self.take(transition, behaviour)
+                if consumed is None:
                     break
-                consumed = {p: self._places[p][:w] for p, w in transition.inputs.items()}
-                if not behaviour.accepts(consumed):
-                    break
-                for place, weight in transition.inputs.items():
-                    del self._places[place][:weight]
                 firings.append(Firing(transition, consumed))
                 touched |= arcs
                 emptied |= transition.resets
@@ -202,3 +218,86 @@ def sequential_markings(before: model.Marking, firings: Sequence[Firing]) -> lis
             counts[place] = counts.get(place, 0) + weight
         after.append({place: count for place, count in counts.items() if count})
     return after
+
+
+class Case:
+    """The token game of one run that fires every transition as soon as it is enabled.
+
+    ``start`` takes the tokens of the next firing to start, ``complete`` produces the tokens
+    of a running one; ``marking`` counts the tokens of running firings in their input places.
+    Every decision is a function of the net, the tokens' data and the order of the calls, so
+    a replay that starts and completes the same firings in the same order gets the same
+    answers.
+    """
+
+    def __init__(self, net: model.Net, behaviours: Mapping[str, Behaviour], data: Any) -> None:
+        self.net = net
+        self.behaviours: dict[str, Behaviour] = dict(behaviours)
+        self.tokens = Tokens(net.places, net.initial, data)
+        self.running: dict[int, Firing] = {}
+        """The firings started and not completed, by number."""
+        self.started = 0
+
+    def change(self, net: model.Net, behaviours: Mapping[str, Behaviour]) -> None:
+        """Go on with a changed net (running firings keep the transitions they started as)."""
+        self.net = net
+        self.behaviours = dict(behaviours)
+        self.tokens.reshape(net.places)
+
+    def behaviour(self, transition: model.Transition) -> Behaviour:
+        return self.behaviours.get(transition.name, ROUTING)
+
+    def marking(self) -> dict[str, int]:
+        """Tokens per place, those reserved by running firings included (empty places left
+        out): the marking of the net, in which the running firings have not fired yet."""
+        counts = self.tokens.counts()
+        for firing in self.running.values():
+            for place, weight in firing.transition.inputs.items():
+                counts[place] = counts.get(place, 0) + weight
+        return {place: counts[place] for place in self.net.places if counts.get(place)}
+
+    def start(self) -> Firing | None:
+        """Take the tokens of the next firing to start, or ``None`` when none can.
+
+        That is the first transition, in declaration order, whose input places hold enough
+        free tokens and whose guard accepts the oldest of them (so a conflict always goes to
+        the transition declared first). A transition without input places starts again only
+        once its running firing has completed. A transition with reset arcs does not start
+        while a running firing holds tokens of a place it empties, and nothing that takes
+        tokens from a place a running firing will empty starts either: those tokens would be
+        gone when it completes, and the order of completions would not be a firing sequence
+        of the net.
+        """
+        held: set[str] = set()
+        emptied: set[str] = set()
+        sources: set[str] = set()
+        for firing in self.running.values():
+            held.update(firing.transition.inputs)
+            emptied |= firing.transition.resets
+            if not firing.transition.inputs:
+                sources.add(firing.transition.name)
+        for transition in self.net.transitions:
+            if not transition.inputs and transition.name in sources:
+                continue
+            if transition.resets & held or emptied.intersection(transition.inputs):
+                continue
+            consumed = self.tokens.take(transition, self.behaviour(transition))
+            if consumed is None:
+                continue
+            firing = Firing(transition, consumed, self.started)
+            self.started += 1
+            self.running[firing.number] = firing
+            return firing
+        return None
+
+    def complete(self, number: int, produced: Mapping[str, Any]) -> dict[str, int]:
+        """Complete the running firing ``number`` with the data of the tokens it produces;
+        the marking after it."""
+        firing = self.running.pop(number)
+        self.tokens.complete(firing, produced)
+        return self.marking()
+
+    def is_final(self) -> bool:
+        """Whether nothing runs and the marking is the net's final marking."""
+        final = self.net.final
+        return not self.running and final is not None and self.marking() == dict(final)

@@ -1,7 +1,8 @@
 """A running net case seen from a client: its current net and marking, and changing it.
 
 The state is rebuilt from the run's history: the registered net, the changes recorded as
-``net_changed``, and the marking of the latest firing. A change is checked here against that
+``net_changed``, the marking of the latest firing, and the firings started and not yet
+completed. A change is checked here against that
 marking (so a bad change fails at the caller, with the findings), then delivered through a
 reserved signal; the run checks it again against its own marking before applying it, since
 the case may have moved on in between.
@@ -39,6 +40,9 @@ class NetState:
     firings: int
     changes: int
     """Changes applied; refused ones are in the history as ``net_change_refused``."""
+    running: tuple[str, ...] = ()
+    """The transitions with a firing started and not completed (their steps are running),
+    in the order they started; a transition running twice is named twice."""
 
 
 def program_of(registry_: registry.Registry, workflow: str, version: str) -> program.Program:
@@ -61,13 +65,19 @@ def state(store: Store, registry_: registry.Registry, run_id: str) -> NetState:
     built = program_of(registry_, row["workflow"], row["version"])
     net, marking = built.net, dict(built.net.initial)
     fired = changed = 0
+    running: dict[Any, str] = {}
     for event in events:
-        if event.kind is EventKind.TRANSITION_FIRED:
+        if event.kind is EventKind.TRANSITION_STARTED:
+            running[event.data.get("firing")] = event.name or ""
+        elif event.kind is EventKind.TRANSITION_FIRED:
             marking = dict(event.data["marking"])
+            running.pop(event.data.get("firing"), None)
             fired += 1
         elif event.kind is EventKind.NET_CHANGED:
             net = changes.apply(net, changes.NetChange.from_json(event.data["change"]))
             changed += 1
+    if RunStatus(row["status"]).finished:
+        running.clear()  # a failed or cancelled run's firings will not complete
     return NetState(
         run_id=run_id,
         workflow=row["workflow"],
@@ -77,6 +87,7 @@ def state(store: Store, registry_: registry.Registry, run_id: str) -> NetState:
         marking=marking,
         firings=fired,
         changes=changed,
+        running=tuple(running.values()),
     )
 
 
@@ -98,6 +109,13 @@ def change(
         )
     built = program_of(registry_, current.workflow, current.version)
     changed = changes.apply(current.net, requested)
+    busy = changes.running_conflicts(requested, current.running)
+    if busy:
+        raise errors.NetChangeRefusedError(
+            f"the change to run {run_id} was refused: " + "; ".join(busy),
+            run_id=run_id,
+            findings=(),
+        )
     unbound = built.unbound(list(requested.add_transitions))
     if unbound:
         raise errors.InvalidNetError(
@@ -133,6 +151,7 @@ def describe_state(current: NetState) -> dict[str, Any]:
         "marking": dict(current.marking),
         "firings": current.firings,
         "changes": current.changes,
+        "running": list(current.running),
         "net": {
             "name": current.net.name,
             "places": list(current.net.places),
