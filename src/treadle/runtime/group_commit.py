@@ -12,6 +12,7 @@ from treadle.store import transact
 from treadle.store.protocol import Params, Statement, Store, Transaction
 
 T = TypeVar("T")
+W = TypeVar("W")
 Operation = Callable[[Transaction], Any]
 
 
@@ -43,12 +44,14 @@ class Committed(Generic[T]):
 
 
 class GroupCommit:
-    """Batches the writes submitted in one turn of the event loop into one commit.
+    """Batches the writes submitted in one turn of the event loop.
 
-    Journal writes (``append``) go first, in one pipeline, then the other operations in the
-    order they were submitted. That order is safe because a run awaits each operation it
-    submits before it appends again: within one run nothing is reordered, and writes of
-    different runs touch different rows.
+    Journal writes (``append``) are committed first, together, as ``Store.append`` commits
+    them: without waiting for the disk. The other operations follow in one transaction that
+    does wait, in the order they were submitted. Committing the journal first is safe because
+    a run awaits each operation it submits before it appends again: within one run nothing
+    is reordered, and writes of different runs touch different rows. Keeping the two apart
+    means a step result never waits for the disk because a claim happened to share its turn.
     """
 
     def __init__(self, store: Store) -> None:
@@ -92,38 +95,42 @@ class GroupCommit:
         appends, self._appends = self._appends, []
         notify, self._notify_after = self._notify_after, False
         self._scheduled = False
-        statements = [statement for statement, _ in appends]
+        store = self._store
+        if appends:
+            self._commit(
+                appends,
+                lambda: transact.append(store, [statement for statement, _ in appends]),
+                lambda statement: transact.append(store, [statement])[0],
+            )
+        if operations:
+            self._commit(
+                operations,
+                lambda: transact.run(
+                    store, lambda tx: [op(tx) for op, _ in operations], notify=notify
+                ),
+                lambda operation: transact.run(store, operation, notify=notify),
+            )
 
-        def write(tx: Transaction) -> list[Any]:
-            counts: list[Any] = tx.execute_each(statements) if statements else []
-            return counts + [operation(tx) for operation, _ in operations]
-
-        waiting: list[Committed[Any]] = [committed for _, committed in appends]
-        waiting += [committed for _, committed in operations]
+    @staticmethod
+    def _commit(
+        batch: list[tuple[W, Committed[Any]]],
+        write_all: Callable[[], list[Any]],
+        write_one: Callable[[W], Any],
+    ) -> None:
+        """Resolve every ``Committed`` of ``batch`` with the value ``write_all`` returned for
+        it. When the batch fails as a whole, each write is tried alone with ``write_one``, so
+        that a failure reaches only its own caller."""
         try:
-            if operations:
-                values = transact.run(self._store, write, notify=notify)
-            else:
-                values = transact.append(self._store, statements)
+            values = write_all()
         except Exception as exc:
-            if len(waiting) == 1:
-                waiting[0]._resolve(None, exc)
+            if len(batch) == 1:
+                batch[0][1]._resolve(None, exc)
                 return
-            # One write failed and rolled the whole batch back: run each alone, so the
-            # failure reaches only its own caller.
-            for statement, committed in appends:
-                _settle(committed, functools.partial(self._append_alone, statement))
-            for operation, committed in operations:
-                _settle(
-                    committed,
-                    functools.partial(transact.run, self._store, operation, notify=notify),
-                )
+            for item, committed in batch:
+                _settle(committed, functools.partial(write_one, item))
         else:
-            for committed, value in zip(waiting, values, strict=True):
+            for (_, committed), value in zip(batch, values, strict=True):
                 committed._resolve(value, None)
-
-    def _append_alone(self, statement: Statement) -> int:
-        return transact.append(self._store, [statement])[0]
 
 
 def _settle(committed: Committed[Any], write: Callable[[], Any]) -> None:
