@@ -70,6 +70,37 @@ def test_cancelling_a_run_inside_gather_leaves_no_unretrieved_task_error(
     assert events(engine, run_id, tr.EventKind.STEP_COMPLETED) == []
 
 
+@tr.step(retry=tr.Retry(attempts=1))
+def races_fails(k: str) -> str:
+    count(k + ":fails")
+    raise LookupError("not there")
+
+
+@tr.workflow
+async def races_gather_failure_wf(ctx: tr.Context, k: str) -> str:
+    try:
+        await ctx.gather(ctx.step(races_fails, k), ctx.sleep(0.05))
+    except LookupError as exc:
+        caught = str(exc)
+    # Replayed after this wait, the gather must make the same calls as the first time,
+    # though its step's failure is recorded: the sleep keeps its position.
+    return f"{caught}, then {await ctx.wait_for('go')}"
+
+
+def test_a_recorded_step_failure_in_gather_replays_at_the_same_positions(
+    engine: tr.Engine, start_worker, wait_status
+) -> None:
+    k = key()
+    start_worker()
+    run_id = engine.start(races_gather_failure_wf, k)
+    wait_status(run_id, "waiting")
+    engine.signal(run_id, "go", "went")
+    assert engine.result(run_id, timeout=10) == "not there, then went"
+    assert CALLS[k + ":fails"] == 1
+    consumed = events(engine, run_id, tr.EventKind.SIGNAL_CONSUMED)
+    assert [e.position for e in consumed] == [2]
+
+
 # -- ctx.first --------------------------------------------------------------------------------
 
 

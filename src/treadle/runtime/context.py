@@ -74,12 +74,20 @@ class StepCall(Generic[R]):
         self._kwargs = kwargs
 
     def recorded(self) -> tuple[bool, Any]:
-        """``(True, result)`` when the history already holds this step's result."""
-        event = self._ctx._execution.journal.results.get(self.position)
-        if event is None:
-            return False, None
-        self._ctx._resolved(event)
-        return True, event.data["result"]
+        """``(True, result)`` when the history already holds this step's result; its final
+        error, raised, when it holds that."""
+        journal = self._ctx._execution.journal
+        event = journal.results.get(self.position)
+        if event is not None:
+            self._ctx._resolved(event)
+            return True, event.data["result"]
+        failures = journal.attempts_failed(self.position)
+        if failures and failures[-1].data.get("final"):
+            # Raised here, where the call is awaited, as it was the first time: raised at
+            # the call, it would stop the calls next to it in a gather from being made.
+            self._ctx._resolved(failures[-1])
+            raise self._ctx._execution.rebuild_error(failures[-1], self._definition.name)
+        return False, None
 
     def __await__(self) -> Generator[Any, None, R]:
         done, recorded = self.recorded()
@@ -231,10 +239,6 @@ class Context:
         position = self._next()
         journal = self._execution.journal
         journal.check_call(position, replay.STEP, definition.name)
-        failures = journal.attempts_failed(position)
-        if failures and failures[-1].data.get("final"):
-            self._resolved(failures[-1])
-            raise self._execution.rebuild_error(failures[-1], definition.name)
         return StepCall(self, position, definition, args, kwargs)
 
     async def gather(self, *calls: Awaitable[Any]) -> list[Any]:
@@ -245,12 +249,11 @@ class Context:
         """
         results: list[Any] = [None] * len(calls)
         pending: dict[int, asyncio.Future[Any]] = {}
+        results_of = self._execution.journal.results
         for index, call in enumerate(calls):
-            if isinstance(call, StepCall):
-                done, value = call.recorded()
-                if done:
-                    results[index] = value
-                    continue
+            if isinstance(call, StepCall) and call.position in results_of:
+                results[index] = call.recorded()[1]  # no task for a recorded result
+                continue
             pending[index] = _branch_task(call)
         if pending:
             await _wait_all(pending.values())
