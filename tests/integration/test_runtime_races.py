@@ -135,7 +135,8 @@ def test_first_of_two_steps_interrupts_the_slower(
     completed = events(engine, run_id, tr.EventKind.STEP_COMPLETED)
     assert [(e.position, e.data["result"]) for e in completed] == [(1, "quick")]
     (decided,) = events(engine, run_id, tr.EventKind.FIRST_DECIDED)
-    assert decided.position == 2 and decided.data == {"winners": [1], "cancelled": []}
+    assert decided.position == 2
+    assert decided.data == {"winners": [1], "returned": [], "cancelled": []}
     assert outcome["now"] >= decided.at
 
 
@@ -181,7 +182,7 @@ def test_first_two_of_three_children(
         assert engine.get(b).status is tr.RunStatus.CANCELLED
         assert engine.get(b).error["message"] == f"cancelled by parent run {run_id}"
         (decided,) = events(engine, run_id, tr.EventKind.FIRST_DECIDED)
-        assert decided.data == {"winners": [2, 0], "cancelled": [b]}
+        assert decided.data == {"winners": [2, 0], "returned": [], "cancelled": [b]}
     else:
         wait_status(a, "succeeded")
         wait_status(run_id, "waiting")  # joining b, which still runs
@@ -233,6 +234,39 @@ def test_first_of_a_wait_and_a_sleep(engine: tr.Engine, start_worker, wait_statu
     # The sleep (at position 2) lost: its timer was dropped with the decision and never
     # fired; only the sleep(0) after the race did.
     assert [e.position for e in events(engine, answered, tr.EventKind.TIMER_FIRED)] == [3]
+
+
+@tr.workflow(queue="races_kids")
+async def races_kid_wf(ctx: tr.Context) -> str:
+    return await ctx.wait_for("release")
+
+
+@tr.workflow
+async def races_signal_given_back_wf(ctx: tr.Context) -> dict[str, Any]:
+    [(index, value)] = await ctx.first(ctx.child(races_kid_wf), ctx.wait_for("a"))
+    return {"won": [index, value], "a": await ctx.wait_for("a")}
+
+
+def test_a_losing_wait_gives_its_signal_back(engine: tr.Engine, start_worker, wait_status) -> None:
+    start_worker(queues=("races_kids",))
+    parents = start_worker()
+    run_id = engine.start(races_signal_given_back_wf)
+    child_id = f"{run_id}.1"
+    wait_status(child_id, "waiting")
+    wait_status(run_id, "waiting")
+    parents.stop(timeout=5)
+    # The child finishes and the signal arrives while no worker runs the parent: when it
+    # resumes, the child's outcome is in the history and the wait finds its signal.
+    engine.signal(child_id, "release", "kid")
+    wait_status(child_id, "succeeded")
+    engine.signal(run_id, "a", "payload of a")
+    start_worker()
+    assert engine.result(run_id, timeout=10) == {"won": [0, "kid"], "a": "payload of a"}
+    (decided,) = events(engine, run_id, tr.EventKind.FIRST_DECIDED)
+    taken = events(engine, run_id, tr.EventKind.SIGNAL_CONSUMED)
+    # The losing wait took "a" and gave it back; the wait after the race took it again.
+    assert [e.position for e in taken] == [2, 3]
+    assert decided.data == {"winners": [0], "returned": [2], "cancelled": []}
 
 
 @tr.workflow

@@ -92,6 +92,8 @@ class RunJournal:
     it there, whichever position the child reports to."""
     decisions: dict[int, Event] = dataclasses.field(default_factory=dict)
     """What ``ctx.first`` chose and ``ctx.cancel`` did, by the call's position."""
+    returned: set[int] = dataclasses.field(default_factory=set)
+    """Positions of waits that lost a ``ctx.first``: the signals they took are free again."""
     signals: list[Event] = dataclasses.field(default_factory=list)
     patches: set[str] = dataclasses.field(default_factory=set)
     net_log: dict[int, Event] = dataclasses.field(default_factory=dict)
@@ -160,6 +162,7 @@ class RunJournal:
             self.child_outcomes.setdefault((event.data or {}).get("child_id", ""), event)
         elif kind in (EventKind.FIRST_DECIDED, EventKind.CHILD_CANCEL_REQUESTED):
             self.decisions[position] = event
+            self.returned.update((event.data or {}).get("returned", ()))
 
     def check_call(self, position: int, kind: str, name: str) -> None:
         """Refuse a replay whose call at ``position`` differs from the recorded one."""
@@ -184,7 +187,11 @@ class RunJournal:
         """The oldest signal of that name (or of any of those names) that no recorded wait
         has taken."""
         names = {name} if isinstance(name, str) else set(name)
-        taken = {(e.data or {}).get("signal") for e in self.consumed.values()}
+        taken = {
+            (event.data or {}).get("signal")
+            for position, event in self.consumed.items()
+            if position not in self.returned
+        }
         for signal in self.signals:
             if signal.name in names and signal.id not in taken:
                 return signal

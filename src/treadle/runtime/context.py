@@ -342,19 +342,17 @@ class Context:
             raise Suspend()  # every other call waits for something durable
         winners = finished[:count]
         losers = [b for i, b in enumerate(branches) if i not in winners]
-        children = [
-            started.data["child_id"]
-            for branch in losers
-            for p in branch.positions
-            if (started := journal.children.get(p)) is not None
-        ]
+        lost = [p for branch in losers for p in branch.positions]
+        children = [started.data["child_id"] for p in lost if (started := journal.children.get(p))]
+        # A losing wait may have taken its signal just as another call won: it gives it back.
+        returned = [p for p in lost if p in journal.consumed]
         event = await self._execution.withdraw(
             EventKind.FIRST_DECIDED,
             position,
             f"{count} of {len(calls)}",
-            {"winners": winners},
+            {"winners": winners, "returned": returned},
             children=children if cancel_children else [],
-            timers=[p for branch in losers for p in branch.positions],
+            timers=lost,
         )
         self._advance(event.at)
         return _outcomes(tasks, winners)
@@ -495,16 +493,17 @@ class Context:
         join of a child started with ``wait=False``) and starts nothing.
         """
         definition = self._execution.registry.resolve(workflow)
-        definition.bind(args, kwargs)
+        if id is not None:
+            ids.check_run_id(id)
         position = self._next()
         journal = self._execution.journal
         journal.check_call(position, replay.CHILD, definition.name)
         started = journal.children.get(position)
         if started is None:
-            if id is not None:
-                child_id = ids.check_run_id(id)
-            else:
-                child_id = ids.child_run_id(self.run_id, position)
+            child_id = id if id is not None else ids.child_run_id(self.run_id, position)
+            # A join of a child this run started needs no arguments: nothing is started.
+            if not journal.started_child(child_id, before=position):
+                definition.bind(args, kwargs)
             input_text = codec.encode(
                 {"args": list(args), "kwargs": kwargs},
                 f"the arguments of child workflow {definition.name!r}",
