@@ -301,12 +301,18 @@ def test_change_is_applied_to_a_running_case(
 
 
 def test_change_that_breaks_the_net_is_refused_at_the_client(
-    engine: tr.Engine, start_worker: Any, wait_status: Any
+    engine: tr.Engine, start_worker: Any, eventually: Any
 ) -> None:
     start_worker()
     key = f"refuse-{uuid.uuid4()}"
     run_id = engine.start(blocked_net, key)
-    wait_status(run_id, "running")
+    eventually(lambda: engine.net(run_id).running == ("first",), what="'first' to run")
+    rewire = tr.NetChange(
+        remove_transitions=("first",),
+        add_transitions=(tr.Transition(name="first_v2", inputs={"i": 1}, outputs={"p": 1}),),
+    )
+    with pytest.raises(tr.NetChangeRefusedError, match="transition 'first' is running"):
+        engine.change_net(run_id, rewire)
     dead_end = tr.NetChange(
         add_places=("limbo",),
         add_transitions=(tr.Transition(name="lose", inputs={"p": 1}, outputs={"limbo": 1}),),
@@ -349,6 +355,57 @@ def test_change_is_checked_again_by_the_run(
     assert refused[0].data["marking"] == {"p": 1}
     assert "dead transition shortcut" in refused[0].data["findings"][0]
     assert not any(e.kind is tr.EventKind.NET_CHANGED for e in engine.history(run_id))
+
+
+@tr.step
+def nets_blocked_too(key: str) -> str:
+    RELEASE.setdefault(key + ":too", threading.Event()).wait(10)
+    return key + ":too"
+
+
+TWO_BLOCKED = tr.Net(
+    name="nets_two_blocked",
+    places=("i", "a", "b", "ra", "rb", "o"),
+    transitions=(
+        tr.Transition(name="split", inputs={"i": 1}, outputs={"a": 1, "b": 1}),
+        tr.Transition(name="one", inputs={"a": 1}, outputs={"ra": 1}, step="blocked"),
+        tr.Transition(name="two", inputs={"b": 1}, outputs={"rb": 1}, step="blocked_too"),
+        tr.Transition(name="join", inputs={"ra": 1, "rb": 1}, outputs={"o": 1}),
+    ),
+)
+two_blocked = tr.workflow(
+    TWO_BLOCKED,
+    steps={"blocked": nets_blocked, "blocked_too": nets_blocked_too, "other": nets_alternative},
+)
+
+
+def test_the_run_refuses_a_change_to_a_transition_that_is_running(
+    engine: tr.Engine, start_worker: Any, eventually: Any
+) -> None:
+    start_worker()
+    key = f"busy-{uuid.uuid4()}"
+    run_id = engine.start(two_blocked, key)
+    eventually(lambda: engine.net(run_id).running == ("one", "two"), what="both to run")
+    replace_one = tr.NetChange(
+        remove_transitions=("one",),
+        add_transitions=(
+            tr.Transition(name="one_v2", inputs={"a": 1}, outputs={"ra": 1}, step="other"),
+        ),
+    )
+    # Sent as the raw signal, past the client's check: the run checks it itself.
+    engine.signal(run_id, "treadle.net_change", {"change": replace_one.to_json()})
+    time.sleep(1.2)  # the run looks for changes at most once a second
+    RELEASE.setdefault(key + ":too", threading.Event()).set()  # "two" completes: a boundary
+    (refused,) = eventually(
+        lambda: [e for e in engine.history(run_id) if e.kind is tr.EventKind.NET_CHANGE_REFUSED]
+    )
+    assert refused.data["findings"] == [
+        "transition 'one' is running: remove it once its firing has completed"
+    ]
+    assert refused.data["marking"] == {"a": 1, "rb": 1}
+    RELEASE.setdefault(key, threading.Event()).set()
+    assert engine.result(run_id, timeout=10) == [key, key + ":too"]
+    assert [name for name, _ in firings(engine, run_id)] == ["split", "two", "one", "join"]
 
 
 # -- every flow construct -----------------------------------------------------------------------
@@ -693,6 +750,61 @@ def test_replay_follows_the_recorded_order_of_completions(
     assert CALLS[key] == 2  # each counted step ran once, none again on replay
     started = [e for e in engine.history(run_id) if e.kind is tr.EventKind.RUN_STARTED]
     assert len(started) >= 2  # it did resume by replay
+    check_net_log(engine, run_id)
+
+
+# -- a step that fails for good, and the run retried -------------------------------------------
+
+DOWN: set[str] = set()
+
+
+@tr.step(retry=tr.Retry(attempts=1))
+def nets_fragile(key: str) -> str:
+    count(key + ":fragile")
+    if key in DOWN:
+        raise RuntimeError("the fragile service is down")
+    return "fragile ok"
+
+
+@tr.step
+def nets_steady(key: str) -> str:
+    count(key)
+    time.sleep(0.2)
+    return key
+
+
+FRAGILE = tr.Net(
+    name="nets_fragile",
+    places=("i", "a", "b", "c", "fa", "sc", "o"),
+    transitions=(
+        tr.Transition(name="split", inputs={"i": 1}, outputs={"a": 1, "b": 1}),
+        tr.Transition(name="fragile", inputs={"a": 1}, outputs={"fa": 1}, step="fragile"),
+        tr.Transition(name="steady1", inputs={"b": 1}, outputs={"c": 1}, step="steady"),
+        tr.Transition(name="steady2", inputs={"c": 1}, outputs={"sc": 1}, step="steady"),
+        tr.Transition(name="join", inputs={"fa": 1, "sc": 1}, outputs={"o": 1}),
+    ),
+)
+fragile = tr.workflow(FRAGILE, steps={"fragile": nets_fragile, "steady": nets_steady})
+
+
+def test_a_failed_step_fails_the_run_and_a_retry_resumes_from_it(
+    engine: tr.Engine, start_worker: Any
+) -> None:
+    start_worker()
+    key = f"fragile-{uuid.uuid4()}"
+    DOWN.add(key)
+    run_id = engine.start(fragile, key)
+    with pytest.raises(tr.RunFailedError, match="fragile service is down"):
+        engine.result(run_id, timeout=10)
+    # The steady step running beside it was let finish, but nothing fired after the failure.
+    assert CALLS[key] == 1
+    assert [name for name, _ in firings(engine, run_id)] == ["split"]
+    DOWN.discard(key)
+    engine.retry(run_id)
+    assert engine.result(run_id, timeout=10) == ["fragile ok", key]
+    assert CALLS[key + ":fragile"] == 2 and CALLS[key] == 2  # steady1 did not run again
+    names = sorted(name for name, _ in firings(engine, run_id))
+    assert names == ["fragile", "join", "split", "steady1", "steady2"]
     check_net_log(engine, run_id)
 
 
