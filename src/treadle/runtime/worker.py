@@ -230,13 +230,28 @@ class Worker:
             step_threads=self._threads,
             workflow_threads=self._workflow_threads,
         )
+        run_id = claimed.lease.run_id
+        stale = self._active.get(run_id)
+        if stale is not None:
+            # This worker's own lease on the run expired (a stall longer than the lease) and it
+            # claimed the run again: the old execution can no longer write, so it goes.
+            stale.cancel()
         task = asyncio.ensure_future(self._execute(execution))
-        self._active[claimed.lease.run_id] = task
-        task.add_done_callback(functools.partial(self._done, claimed.lease.run_id))
+        self._active[run_id] = task
+        task.add_done_callback(functools.partial(self._done, run_id))
 
     async def _execute(self, execution: Execution) -> None:
         try:
             await execution.execute()
+        except errors.DatabaseUnavailableError as exc:
+            # The store has logged the outage once already; one line per run is enough here.
+            log.warning(
+                "run %s: a write failed while the database was away (%s); the run goes on "
+                "when its lease expires",
+                execution.run_id,
+                exc,
+                extra={"run_id": execution.run_id},
+            )
         except errors.StoreError:
             log.exception(
                 "run %s: the database refused a write; the run will be retried "
@@ -251,8 +266,9 @@ class Worker:
                 extra={"run_id": execution.run_id},
             )
 
-    def _done(self, run_id: str, _: object = None) -> None:
-        self._active.pop(run_id, None)
+    def _done(self, run_id: str, task: asyncio.Future[None]) -> None:
+        if self._active.get(run_id) is task:  # not the execution that replaced it
+            del self._active[run_id]
         if self._wake is not None:
             self._wake.set()
 
