@@ -6,11 +6,10 @@ runs task B for two time units, and ``ctx.step(B, 2, 7)`` runs instance 7 of it 
 is then ``"B#7"``). The trace is read back from the history: the ``step_completed`` events of
 a run and of its child runs, in the order they were recorded.
 
-Some patterns need a branch to tell the run that started it that it has arrived, or a run to
-withdraw work that is still going. Durable functions have no ``Context`` call for either yet,
-so two steps here do it through the client, as any other program could: ``signal_run`` and
-``cancel_runs``. ``branch`` is a child workflow that runs one task and then signals its
-parent. docs/patterns.md says which patterns lean on them.
+``run_task`` is a child workflow that runs one task: the partial joins race such child runs
+with ``ctx.first`` and join the rest later by their ids. ``signal_run`` sends a signal to
+another run through the client, as any other program could; WCP-33 needs it, for branches
+that report each token they deliver. docs/patterns.md says which patterns use what.
 
 The examples import this module by its name: run them as ``python examples/patterns/<file>``.
 """
@@ -69,7 +68,13 @@ A, B, C, D, E, F = (task(name) for name in "ABCDEF")
 TASKS = {"A": A, "B": B, "C": C, "D": D, "E": E, "F": F}
 
 
-# -- acting on other runs through the client ---------------------------------------------------
+# -- tasks as child runs, and signalling another run -------------------------------------------
+
+
+@tr.workflow(name="patterns.task")
+async def run_task(ctx: tr.Context, task: str, units: float, label: Any = None) -> str:
+    """Run one task as a child run, so that a parent can race it, withdraw it or join it."""
+    return await ctx.step(TASKS[task], units, label)
 
 
 @tr.step(name="signal_run")
@@ -85,52 +90,6 @@ def signal_run(database: str, run_id: str, signal: str, payload: Any = None) -> 
         except tr.RunFinishedError:
             return False
     return True
-
-
-@tr.step(name="cancel_runs")
-def cancel_runs(database: str, run_ids: list[str]) -> list[str]:
-    """Cancel those of ``run_ids`` that have not finished (with their children); return them."""
-    cancelled = []
-    with tr.Engine(database, migrate=False) as engine:
-        for run_id in run_ids:
-            try:
-                engine.cancel(run_id)
-            except tr.RunFinishedError:
-                continue  # it finished first: nothing is left to withdraw
-            cancelled.append(run_id)
-    return cancelled
-
-
-@tr.workflow(name="patterns.branch")
-async def branch(
-    ctx: tr.Context,
-    database: str,
-    parent_id: str,
-    task: str,
-    units: float,
-    label: Any = None,
-    signal: str = "arrived",
-) -> str:
-    """Run one task, then send ``signal`` to the parent with ``{"arrived": result}``."""
-    result = await ctx.step(TASKS[task], units, label)
-    await ctx.step(signal_run, database, parent_id, signal, {"arrived": result})
-    return result
-
-
-async def start_branch(
-    ctx: tr.Context,
-    database: str,
-    task: str,
-    units: float,
-    label: Any = None,
-    *,
-    signal: str = "arrived",
-) -> str:
-    """Start ``branch`` as a detached child of the calling run; return the child's id."""
-    child_id: str = await ctx.child(
-        branch, database, ctx.run_id, task, units, label, signal, wait=False
-    )
-    return child_id
 
 
 # -- running the examples and reading what happened --------------------------------------------
@@ -156,7 +115,7 @@ class Completion:
     result: Any
 
 
-HELPERS = frozenset({"signal_run", "cancel_runs"})
+HELPERS = frozenset({"signal_run"})
 
 
 def completions(engine: tr.Engine, run_id: str) -> list[Completion]:

@@ -3,13 +3,11 @@
 Instances of B can be added while others are running, until someone says there will be no
 more; C follows when every instance started has completed.
 
-The parent starts each instance as a detached child (``pattern_kit.branch``), and one signal
-name, "events", carries both the requests from outside (``{"add": units}``, ``{"no_more":
-true}``) and the instances' reports (``{"arrived": result}``); the parent reads them one by
-one with ``ctx.wait_for``. Awaiting the children themselves is not possible here: a
-``ctx.gather`` cannot grow while it waits, and attaching to a running child by its id
-(``ctx.child(..., id=...)``) never returns today, because the child reports to the position
-that started it.
+Each instance is a detached child run (``pattern_kit.run_task``). The workflow waits with
+``ctx.wait_for_any(["add", "no_more"])`` for the next request from outside, which tells
+which of the two signals came, and starts an instance for each "add". After "no_more" it
+joins every instance by its id (``ctx.child(kit.run_task, id=child_id)``), whether it is
+still running or has finished, and then runs C.
 
 Run it with ``python examples/patterns/wcp15_mi_without_a_priori_knowledge.py``.
 """
@@ -23,22 +21,17 @@ import treadle as tr
 
 
 @tr.workflow(name="wcp15.open_instances")
-async def open_instances(ctx: tr.Context, database: str, initial: list[float]) -> list[str]:
-    started = 0
-    for units in initial:
-        await kit.start_branch(ctx, database, "B", units, started, signal="events")
-        started += 1
-    done: list[str] = []
-    more = True
-    while more or len(done) < started:
-        event = await ctx.wait_for("events")
-        if "add" in event and more:
-            await kit.start_branch(ctx, database, "B", event["add"], started, signal="events")
-            started += 1
-        elif "no_more" in event:
-            more = False
-        elif "arrived" in event:
-            done.append(event["arrived"])
+async def open_instances(ctx: tr.Context, initial: list[float]) -> list[str]:
+    ids = [
+        await ctx.child(kit.run_task, "B", units, number, wait=False)
+        for number, units in enumerate(initial)
+    ]
+    while True:
+        request, units = await ctx.wait_for_any(["add", "no_more"])
+        if request == "no_more":
+            break
+        ids.append(await ctx.child(kit.run_task, "B", units, len(ids), wait=False))
+    done = [await ctx.child(kit.run_task, id=child_id) for child_id in ids]
     await ctx.step(C)
     return done
 
@@ -48,12 +41,11 @@ def running_instances(engine: tr.Engine, run_id: str) -> list[str]:
 
 
 def demo(engine: tr.Engine) -> dict[str, str]:
-    run_id = engine.start(open_instances, engine.database, [3, 3])
+    run_id = engine.start(open_instances, [3, 3])
     kit.wait_until(lambda: len(running_instances(engine, run_id)) == 2)
-    engine.signal(run_id, "events", {"add": 1})  # while the first two are running
-    engine.signal(run_id, "events", {"no_more": True})
+    engine.signal(run_id, "add", 1)  # while the first two are running
+    engine.signal(run_id, "no_more")
     engine.result(run_id, timeout=10)
-    kit.wait_finished(engine, [child.id for child in kit.children(engine, run_id)])
     return {"2 instances of B, 1 added while they run, then no more": run_id}
 
 

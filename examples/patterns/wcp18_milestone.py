@@ -1,9 +1,10 @@
 """WCP-18 Milestone: a task may run only while the case is at a given state.
 
 Requests for B are honoured only between "milestone reached" and the milestone's expiry,
-three time units later; before and after, they are refused. The case is an event loop over
-one signal name, "events": the reached milestone is a variable, and its expiry is the
-timeout of ``ctx.wait_for`` (a durable timer), so the loop is the state machine.
+three time units later; before and after, they are refused. The case waits with
+``ctx.wait_for_any`` for whichever of its events comes next ("milestone", "request_B",
+"close"); the reached milestone is a variable, and its expiry is the wait's timeout (a
+durable timer), so the loop is the state machine.
 
 Run it with ``python examples/patterns/wcp18_milestone.py``.
 """
@@ -30,7 +31,7 @@ async def milestone(ctx: tr.Context) -> list[str]:
     while True:
         try:
             timeout = max(expires_at - ctx.now(), 0) if state == "reached" else None
-            event = await ctx.wait_for("events", timeout=timeout)
+            event, _ = await ctx.wait_for_any(["milestone", "request_B", "close"], timeout)
         except tr.WaitTimeoutError:
             state = "expired"
             continue
@@ -50,12 +51,12 @@ def expired(engine: tr.Engine, run_id: str) -> bool:
 
 def demo(engine: tr.Engine) -> dict[str, str]:
     run_id = engine.start(milestone)
-    engine.signal(run_id, "events", "request_B")  # too early
-    engine.signal(run_id, "events", "milestone")
-    engine.signal(run_id, "events", "request_B")  # in time
+    engine.signal(run_id, "request_B")  # too early
+    engine.signal(run_id, "milestone")
+    engine.signal(run_id, "request_B")  # in time
     kit.wait_until(lambda: expired(engine, run_id))
-    engine.signal(run_id, "events", "request_B")  # too late
-    engine.signal(run_id, "events", "close")
+    engine.signal(run_id, "request_B")  # too late
+    engine.signal(run_id, "close")
     engine.result(run_id, timeout=10)
     return {"B requested before, during and after the milestone": run_id}
 

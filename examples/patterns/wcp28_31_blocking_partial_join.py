@@ -5,10 +5,12 @@ after it fires it waits for the other branches of the same round; a branch that 
 second time before that (it already belongs to the next round) is held, neither lost nor
 counted twice, and is let in once the join has reset.
 
-Here each round starts its branches as detached children (``pattern_kit.branch``) that
-signal "arrived"; the next round starts as soon as D fires, so its fast branch B arrives
-before the slow branch of the round before. The join is the loop below, in the workflow's
-own code: the set of branches that arrived this round, and a list of held arrivals.
+Each round starts its branches as detached child runs (``pattern_kit.run_task``). The join
+of a round is ``ctx.first(..., count=n, cancel_children=False)`` over those children; the
+next round starts as soon as D fires, so its fast branch B finishes before the slow branch
+of the round before. The round's remaining branches are then joined by their ids: until
+they have all arrived, the next round's join is not reached, and its early arrival waits,
+recorded, for it.
 
 Run it with ``python examples/patterns/wcp28_31_blocking_partial_join.py``.
 """
@@ -25,43 +27,37 @@ import treadle as tr
 
 @tr.workflow(name="wcp28.blocking_join")
 async def blocking_join(
-    ctx: tr.Context, database: str, branches: dict[str, float], n: int, rounds: int
+    ctx: tr.Context, branches: dict[str, float], n: int, rounds: int
 ) -> dict[str, Any]:
-    async def start_round(number: int) -> None:
-        for task, units in branches.items():
-            await kit.start_branch(ctx, database, task, units, number)
+    async def start_round(number: int) -> list[str]:
+        return [
+            await ctx.child(kit.run_task, task, units, number, wait=False)
+            for task, units in branches.items()
+        ]
 
-    held: list[str] = []  # arrivals from branches that already arrived in this round
     fired: list[str] = []
-    await start_round(0)
+    ids = await start_round(0)
     for number in range(rounds):
-        arrived: set[str] = set()
-        while len(arrived) < len(branches):
-            waiting = [a for a in held if a.split("#")[0] not in arrived]
-            if waiting:
-                arrival = waiting[0]
-                held.remove(arrival)
-            else:
-                arrival = (await ctx.wait_for("arrived"))["arrived"]
-            task = arrival.split("#")[0]
-            if task in arrived:
-                held.append(arrival)  # blocked until the join resets
-                continue
-            arrived.add(task)
-            if len(arrived) == n:
-                fired.append(await ctx.step(D, 0, number))
-                if number + 1 < rounds:
-                    await start_round(number + 1)
+        first = await ctx.first(
+            *(ctx.child(kit.run_task, id=i) for i in ids), count=n, cancel_children=False
+        )
+        fired.append(await ctx.step(D, 0, number))
+        arrived = {index for index, _ in first}
+        following = await start_round(number + 1) if number + 1 < rounds else []
+        for index, child_id in enumerate(ids):
+            if index not in arrived:
+                await ctx.child(kit.run_task, id=child_id)  # the join resets after these
+        ids = following
     return {"fired": fired}
 
 
 def demo(engine: tr.Engine) -> dict[str, str]:
     runs = {
         "WCP-28 discriminator, B (1) and C (5), 2 rounds": engine.start(
-            blocking_join, engine.database, {"B": 1, "C": 5}, 1, 2
+            blocking_join, {"B": 1, "C": 5}, 1, 2
         ),
         "WCP-31 2-out-of-3 join, B (1), C (2), E (9), 2 rounds": engine.start(
-            blocking_join, engine.database, {"B": 1, "C": 2, "E": 9}, 2, 2
+            blocking_join, {"B": 1, "C": 2, "E": 9}, 2, 2
         ),
     }
     for run_id in runs.values():

@@ -3,9 +3,9 @@ going is withdrawn.
 
 B (long) and C run in parallel; C leads to the end. A run ends when its function returns,
 but a return does not withdraw work: a step the function awaits must finish first, and a
-detached child goes on. So B is a detached child run; when C is done, the workflow cancels
-B with the ``pattern_kit.cancel_runs`` step, which calls ``engine.cancel`` through the
-client, and returns.
+detached child goes on. So B is a detached child run, and the end node is
+``ctx.cancel(b_id)`` followed by the return: the child is cancelled (with any children of
+its own) and the case completes.
 
 Run it with ``python examples/patterns/wcp43_explicit_termination.py``.
 """
@@ -24,15 +24,15 @@ async def task_b(ctx: tr.Context) -> str:
 
 
 @tr.workflow(name="wcp43.case")
-async def case(ctx: tr.Context, database: str) -> str:
+async def case(ctx: tr.Context) -> str:
     b_id = await ctx.child(task_b, wait=False)
     await ctx.step(C, 1)
-    await ctx.step(kit.cancel_runs, database, [b_id])  # the end node: withdraw the rest
+    await ctx.cancel(b_id)  # the end node: withdraw what is still running
     return "ended at C"
 
 
 def demo(engine: tr.Engine) -> dict[str, str]:
-    run_id = engine.start(case, engine.database)
+    run_id = engine.start(case)
     engine.result(run_id, timeout=10)
     return {"B (8) and C (1); C ends the case": run_id}
 
