@@ -25,9 +25,7 @@ from treadle.cli import exits, loading, render
 from treadle.core.nets import model
 from treadle.runtime import registry
 
-FOUND_ERRORS = 1
-"""Exit code when a finding is an error: what was checked did not pass (as a run that failed)."""
-
+FOUND_ERRORS = exits.ExitCode.CHECK_FOUND_ERRORS.value
 HELP = f"""Exit codes:
 
 - 0: every definition passed (warnings and notes allowed)

@@ -10,6 +10,7 @@ from treadle import errors
 class ExitCode(enum.IntEnum):
     OK = 0  # the command did what was asked
     RUN_DID_NOT_SUCCEED = 1  # the run waited for failed, was cancelled or timed out
+    CHECK_FOUND_ERRORS = 1  # treadle check: a finding is an error (the same "it did not pass")
     USAGE = 2  # bad input: arguments, module, workflow, run id, or a run in the wrong state
     WAIT_TIMED_OUT = 3  # --timeout passed before the run finished; the run goes on
     STORE = 4  # the database cannot be opened, is not Treadle's, or has another schema
@@ -18,7 +19,8 @@ class ExitCode(enum.IntEnum):
 HELP = """Exit codes:
 
 - 0: success
-- 1: the run you waited for did not succeed (failed, cancelled or timed out)
+- 1: the run you waited for did not succeed (failed, cancelled or timed out), or
+  `treadle check` found an error
 - 2: bad input or usage: unknown module or workflow, arguments that are not JSON, no such
   run, a run that has finished, no database file
 - 3: timed out waiting (the run goes on)
