@@ -1,4 +1,4 @@
-"""A flow and a net for the chaos tests; workers load it with ``--app chaos_flows``.
+"""Flows and a net for the chaos tests; workers load it with ``--app chaos_flows``.
 
 Their steps leave the same side-effect traces as ``chaos_app``'s, keyed by the run and the
 position the step call has in the run (from ``tr.current_step()``).
@@ -89,3 +89,24 @@ chaos_net = tr.workflow(NET, steps={"work": flow_work, "join": flow_join})
 NET_STEPS = 8
 NET_FIRINGS = 9
 NET_RESULT = 9
+
+
+def _race() -> tr.Flow:
+    # Two branches of the same work race to a discriminator: which arrives first depends on
+    # the steps' random sleeps, so a replay must follow the recorded order of completions.
+    f = tr.Flow("chaos_race")
+    first = f.task(flow_work)
+    left = f.task(flow_work, after=first, name="left")
+    right = f.task(flow_work, after=first, name="right")
+    f.task(flow_work, after=[left, right], join="discriminator", name="winner")
+    return f
+
+
+RACE = _race()
+chaos_race = tr.workflow(RACE)
+RACE_STEPS = 4
+"""Step calls per run: the first task, both branches and the winner."""
+RACE_FIRINGS = 9
+"""begin, the first task, both branches, the first arrival, the winner, the late arrival,
+the discriminator's tidy-up and finish."""
+RACE_RESULT = 3
