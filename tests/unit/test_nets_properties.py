@@ -7,7 +7,7 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treadle.core.nets import coverability, explore, model
+from treadle.core.nets import analysis, coverability, explore, model
 
 CAP = 400
 
@@ -107,6 +107,9 @@ def test_coverability_is_sound_and_complete(net: model.Net) -> None:
         assert cover.bounded is not False
         if not net.has_resets:
             assert cover.bounded is True
+            distances = reference[0]
+            for i, place in enumerate(net.places):
+                assert cover.bounds[place] == max(m[i] for m in distances), place
         return
     for proof in cover.unbounded:
         if proof.pumped:
@@ -141,3 +144,20 @@ def test_a_loop_that_needs_a_pumped_place_says_so() -> None:
     assert cover.bounded is False
     proofs = {proof.places: proof for proof in cover.unbounded}
     assert ("p1",) in proofs and proofs[("p1",)].pumped == ("p0",)
+
+
+def test_an_unbounded_net_still_gives_the_bounds_of_its_bounded_places() -> None:
+    # A worker loop guarded by a lock: "done" grows for ever, the lock and the busy slot not.
+    net = model.Net(
+        name="grow",
+        places=("lock", "busy", "done"),
+        transitions=(
+            model.Transition(name="take", inputs={"lock": 1}, outputs={"busy": 1}),
+            model.Transition(name="give", inputs={"busy": 1}, outputs={"lock": 1, "done": 1}),
+        ),
+        initial={"lock": 1},
+    )
+    report = analysis.analyse(net)
+    assert report.bounded is False
+    assert report.unbounded_places == ("done",)
+    assert report.place_bounds == {"lock": 1, "busy": 1, "done": None}

@@ -17,14 +17,13 @@ shows it. A durable function is Python, so it gets what can be checked without r
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
 from treadle import accel, errors
 from treadle.checking import functions, report
 from treadle.checking.report import CheckReport, DefinitionKind
-from treadle.core.nets import analysis, coverability, explore, model
+from treadle.core.nets import analysis, explore, model
 from treadle.runtime import registry
 from treadle.runtime.nets import program, registration
 
@@ -130,16 +129,13 @@ def check_net(
 ) -> CheckReport:
     """The full analysis of ``net``, as a report."""
     found = _analyse(net, max_states=max_states, workflow=workflow)
-    unbounded: tuple[str, ...] = ()
-    if found.bounded is False:
-        unbounded = _unbounded_places(net, found)
     return CheckReport(
         name=net.name,
         kind=DefinitionKind.NET,
         findings=found.findings,
         analysis=found,
         max_states=max_states,
-        unbounded_places=unbounded,
+        unbounded_places=found.unbounded_places,
     )
 
 
@@ -159,14 +155,3 @@ def _analyse(net: model.Net, *, max_states: int, workflow: bool | None) -> analy
     compiled when this install has it, and the pure search of ``core`` when it has not; the
     ``Report`` is the same either way."""
     return accel.analyse(net, max_states=max_states, workflow=workflow)
-
-
-def _unbounded_places(net: model.Net, found: analysis.Report) -> tuple[str, ...]:
-    # The report names each unbounded place only inside its finding's message, so the
-    # (small, budgeted) Karp-Miller search runs again from the marking the analysis used.
-    if found.soundness is not None:
-        net = dataclasses.replace(
-            net, initial={found.soundness.source: 1}, final={found.soundness.sink: 1}
-        )
-    cover = coverability.coverability(net, max_nodes=analysis.COVERABILITY_NODES)
-    return cover.unbounded_places

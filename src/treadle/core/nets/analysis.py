@@ -40,6 +40,8 @@ class Report:
     soundness: soundness.Soundness | None
     """The verdict when the net is a workflow net (or was asked to be checked as one)."""
     findings: tuple[F.Finding, ...]
+    unbounded_places: tuple[str, ...] = ()
+    """Places that coverability proved unbounded (their ``place_bounds`` entry is None)."""
 
     @property
     def ok(self) -> bool:
@@ -115,11 +117,12 @@ def analyse(
             edges=0,
             complete=False,
             bounded=False,
-            place_bounds=dict.fromkeys(net.places),
+            place_bounds=dict(cover.bounds) or dict.fromkeys(net.places),
             deadlocks=(),
             dead_transitions=(),
             soundness=verdict,
             findings=tuple(found),
+            unbounded_places=cover.unbounded_places,
         )
     space = explorer(net, max_states=max_states)
     show = net.places

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Mapping
 
 from treadle.core.nets import model
 
@@ -48,6 +49,9 @@ class Coverability:
     nodes: int
     unbounded: tuple[Unbounded, ...]
     """One proof per place that reached ω (first proof found for each)."""
+    bounds: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    """Each place's bound when the search is complete and the net has no reset arcs (then the
+    largest count a place reaches in the tree is its bound); None for ω or when unknown."""
 
     @property
     def bounded(self) -> bool | None:
@@ -155,4 +159,9 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
             labels.append(grown)
             parents.append((node, position))
             queue.append(len(labels) - 1)
-    return Coverability(complete=True, nodes=len(labels), unbounded=tuple(proofs))
+    bounds: dict[str, int | None] = dict.fromkeys(net.places)
+    if not net.has_resets:
+        for i, place in enumerate(net.places):
+            counts = [label[i] for label in labels]
+            bounds[place] = None if OMEGA in counts else max(counts)
+    return Coverability(complete=True, nodes=len(labels), unbounded=tuple(proofs), bounds=bounds)
