@@ -99,12 +99,29 @@ def change(
     config = settings.load(database_url)
     for name in apps:
         loading.import_module(name, option="--app")
-    text = file.read()
-    data = loading.parse_json(text, "the change file") if text.strip() else None
-    if data is None:
-        raise errors.UsageError("the change file is empty: write the change as a JSON object")
-    requested = changes.NetChange.from_json(data)
+    requested = _read_change(file.read(), "standard input" if file.name == "<stdin>" else file.name)
     with database.open_engine(config.database, create=False) as engine:
         current = engine.change_net(run_id, requested)
     _print(f"sent the change to run {run_id}; it applies at the next firing boundary")
     _print(compiler.describe(current.net))
+
+
+def _read_change(text: str, name: str) -> changes.NetChange:
+    """The change a file holds, or a usage error saying what is wrong with the file."""
+    where = f"the change file {name}"
+    if not text.strip():
+        raise errors.UsageError(
+            f"{where} is empty: write the change as a JSON object, e.g. "
+            '{"add_places": ["reviewed"], "add_arcs": [{"source": "review", "target": '
+            '"reviewed"}]}'
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise errors.UsageError(
+            f"{where} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    try:
+        return changes.NetChange.from_json(data)
+    except errors.InvalidNetError as exc:
+        raise errors.InvalidNetError(f"{where}: {exc.message}") from None
