@@ -7,7 +7,7 @@ import builtins
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -17,7 +17,7 @@ from treadle.core.history import Event
 from treadle.core.nets.changes import NetChange
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry, remote_errors
+from treadle.runtime import ops, registry, remote_errors, schedules
 from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
@@ -268,6 +268,73 @@ class Engine:
         """How many runs there are in each status."""
         with self._store.snapshot() as tx:
             return {row["status"]: row["n"] for row in tx.fetch_all("count_runs_by_status")}
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        schedule_id: str,
+        workflow: Any,
+        cron: str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        timezone: str = schedules.DEFAULT_TIMEZONE,
+        queue: str | None = None,
+        catch_up: str = schedules.DEFAULT_CATCH_UP,
+    ) -> schedules.Schedule:
+        """Create the schedule ``schedule_id``, or update it: start a run of ``workflow`` with
+        ``args`` and ``kwargs`` at every fire time of ``cron`` read in ``timezone``.
+
+        ``cron`` has 5 fields, or 6 with seconds first, or is an alias such as ``@daily``.
+        ``catch_up`` says what to do about fires missed while no scheduler ran: ``"latest"``
+        (the default) starts one run for the most recent, ``"all"`` one for each, ``"none"``
+        none. Runs start on the workflow version registered now. The elected scheduler among
+        the workers fires it; an update keeps a paused schedule paused.
+        """
+        spec = schedules.prepare(
+            self.registry,
+            schedule_id,
+            workflow,
+            cron,
+            args=args,
+            kwargs=kwargs,
+            timezone=timezone,
+            queue=queue,
+            catch_up=catch_up,
+        )
+        now = self._clock()
+        return transact.run(self._store, lambda tx: schedules.save(tx, spec, now), notify=True)
+
+    def get_schedule(self, schedule_id: str) -> schedules.Schedule:
+        """The schedule, with its next fire time and the last run it started."""
+        with self._store.snapshot() as tx:
+            return schedules.get(tx, schedule_id)
+
+    def list_schedules(self) -> builtins.list[schedules.Schedule]:
+        """Every schedule, by id."""
+        with self._store.snapshot() as tx:
+            return [schedules.to_schedule(row) for row in tx.fetch_all("list_schedules")]
+
+    def pause_schedule(self, schedule_id: str) -> schedules.Schedule:
+        """Stop firing the schedule until ``resume_schedule``; its runs go on."""
+        now = self._clock()
+        return transact.run(
+            self._store, lambda tx: schedules.set_paused(tx, schedule_id, True, now)
+        )
+
+    def resume_schedule(self, schedule_id: str) -> schedules.Schedule:
+        """Fire the schedule again, from its first fire time after now."""
+        now = self._clock()
+        return transact.run(
+            self._store,
+            lambda tx: schedules.set_paused(tx, schedule_id, False, now),
+            notify=True,
+        )
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Delete the schedule; the runs it started stay."""
+        transact.run(self._store, lambda tx: schedules.delete(tx, schedule_id))
 
     # -- workers and lifetime ----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Fires durable timers and times out runs past their deadline, in one elected process.
+"""Fires durable timers and cron schedules, and times out runs past their deadline, in one
+elected process.
 
 Every worker runs this loop, but only the holder of the ``scheduler`` lease (see
 ``runtime.leader``) fires anything; the others bid for the lease every
@@ -6,7 +7,9 @@ Every worker runs this loop, but only the holder of the ``scheduler`` lease (see
 does that at once) or expires (a killed or paused leader; within ``leader.LEASE_SECONDS``).
 Each batch of timers is fired in a transaction that first checks the leader's term, so a
 leader that lost the lease fires nothing; firing a timer also deletes its row, so even two
-processes firing at once could not fire one timer twice.
+processes firing at once could not fire one timer twice. A schedule's fire starts a run whose
+id follows from the schedule and the fire time, and moves the schedule's next fire on in the
+same transaction (see ``runtime.schedules``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 from collections.abc import Callable
 
 from treadle import errors
-from treadle.runtime import leader, ops
+from treadle.runtime import leader, ops, schedules
 from treadle.runtime.group_commit import GroupCommit
 from treadle.store.protocol import Store, Transaction
 
@@ -35,9 +38,14 @@ def tick(tx: Transaction, now: float) -> tuple[int, float | None]:
         changed += ops.fire_timer(tx, row["run_id"], row["position"], now)
     for row in tx.fetch_all("overdue_runs", {"now": now, "limit": BATCH}):
         changed += ops.time_out(tx, row["id"], now)
+    changed += schedules.fire_due(tx, now, BATCH)
     upcoming = [
         row["at"]
-        for row in (tx.fetch_one("next_timer_at", {}), tx.fetch_one("next_deadline_at", {}))
+        for row in (
+            tx.fetch_one("next_timer_at", {}),
+            tx.fetch_one("next_deadline_at", {}),
+            tx.fetch_one("next_schedule_at", {}),
+        )
         if row is not None and row["at"] is not None
     ]
     return changed, min(upcoming) if upcoming else None

@@ -210,3 +210,50 @@ SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = %(name)
 -- The tables every run churns, with their dead and live rows (housekeeping; PostgreSQL only).
 SELECT relname AS name, n_dead_tup AS dead, n_live_tup AS live FROM pg_stat_user_tables
 WHERE schemaname = current_schema() AND relname IN ('tasks', 'timers', 'scheduler_lease', 'runs')
+
+-- name: save_schedule
+-- Create or update; an update keeps created_at, paused and the record of the last fire.
+INSERT INTO schedules (id, workflow, version, queue, input, timeout, cron, timezone, catch_up,
+                       paused, next_fire_at, created_at, updated_at)
+VALUES (%(id)s, %(workflow)s, %(version)s, %(queue)s, %(input)s, %(timeout)s, %(cron)s,
+        %(timezone)s, %(catch_up)s, 0, %(next_fire_at)s, %(now)s, %(now)s)
+ON CONFLICT (id) DO UPDATE SET
+    workflow = excluded.workflow, version = excluded.version, queue = excluded.queue,
+    input = excluded.input, timeout = excluded.timeout, cron = excluded.cron,
+    timezone = excluded.timezone, catch_up = excluded.catch_up,
+    next_fire_at = excluded.next_fire_at, updated_at = excluded.updated_at
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE id = %(id)s
+
+-- name: get_schedule_for_update
+-- Held until the transaction ends, so a scheduler tick and this change take turns.
+SELECT * FROM schedules WHERE id = %(id)s FOR UPDATE
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY id
+
+-- name: set_schedule_paused
+UPDATE schedules SET paused = %(paused)s, next_fire_at = %(next_fire_at)s, updated_at = %(now)s
+WHERE id = %(id)s
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = %(id)s
+
+-- name: due_schedules
+-- Locked until the tick commits; SKIP LOCKED passes over a schedule a client is changing
+-- now (the next tick fires it), so the scheduler never waits on a client.
+SELECT * FROM schedules
+WHERE paused = 0 AND next_fire_at <= %(now)s
+ORDER BY next_fire_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+
+-- name: advance_schedule
+UPDATE schedules SET next_fire_at = %(next_fire_at)s,
+                     last_fire_at = coalesce(%(last_fire_at)s, last_fire_at),
+                     last_run_id = coalesce(%(last_run_id)s, last_run_id)
+WHERE id = %(id)s
+
+-- name: next_schedule_at
+SELECT min(next_fire_at) AS at FROM schedules WHERE paused = 0

@@ -167,3 +167,47 @@ WHERE name = :name AND holder = :holder AND epoch = :epoch AND expires_at >= :no
 
 -- name: get_scheduler_lease
 SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = :name
+
+-- name: save_schedule
+-- Create or update; an update keeps created_at, paused and the record of the last fire.
+INSERT INTO schedules (id, workflow, version, queue, input, timeout, cron, timezone, catch_up,
+                       paused, next_fire_at, created_at, updated_at)
+VALUES (:id, :workflow, :version, :queue, :input, :timeout, :cron, :timezone, :catch_up,
+        0, :next_fire_at, :now, :now)
+ON CONFLICT (id) DO UPDATE SET
+    workflow = excluded.workflow, version = excluded.version, queue = excluded.queue,
+    input = excluded.input, timeout = excluded.timeout, cron = excluded.cron,
+    timezone = excluded.timezone, catch_up = excluded.catch_up,
+    next_fire_at = excluded.next_fire_at, updated_at = excluded.updated_at
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE id = :id
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY id
+
+-- name: set_schedule_paused
+UPDATE schedules SET paused = :paused, next_fire_at = :next_fire_at, updated_at = :now
+WHERE id = :id
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = :id
+
+-- name: due_schedules
+SELECT * FROM schedules
+WHERE paused = 0 AND next_fire_at <= :now
+ORDER BY next_fire_at
+LIMIT :limit
+
+-- name: advance_schedule
+UPDATE schedules SET next_fire_at = :next_fire_at,
+                     last_fire_at = coalesce(:last_fire_at, last_fire_at),
+                     last_run_id = coalesce(:last_run_id, last_run_id)
+WHERE id = :id
+
+-- name: next_schedule_at
+SELECT min(next_fire_at) AS at FROM schedules WHERE paused = 0
+
+-- name: get_schedule_for_update
+-- SQLite has one writer at a time: a plain read inside the write transaction is enough.
+SELECT * FROM schedules WHERE id = :id
