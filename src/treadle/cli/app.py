@@ -12,7 +12,18 @@ import typer
 from rich.logging import RichHandler
 
 from treadle import errors
-from treadle.cli import check, database, exits, loading, nets, render, serving, settings, waiting
+from treadle.cli import (
+    check,
+    database,
+    exits,
+    loading,
+    nets,
+    render,
+    schedules,
+    serving,
+    settings,
+    waiting,
+)
 from treadle.core.status import RunStatus
 from treadle.observe import logs
 from treadle.runtime.engine import Engine
@@ -408,6 +419,10 @@ app.command(name="check", epilog=check.HELP)(check.command)
 # -- running flows and nets --------------------------------------------------------------------
 
 app.add_typer(nets.app, name="net")
+
+# -- cron schedules ----------------------------------------------------------------------------
+
+app.add_typer(schedules.app, name="schedule")
 
 
 def main() -> None:
