@@ -42,6 +42,8 @@ class _Branch:
     """The id of the history event that answered it; 0 while it was answered live."""
     stepping: int = 0
     """How many steps it is executing: a branch that loses while it does is interrupted."""
+    timers: set[int] = dataclasses.field(default_factory=set)
+    """Positions at which it started a timer (a sleep, a wait's timeout) in this execution."""
 
 
 class _Withdrawn(EngineSignal):
@@ -343,6 +345,7 @@ class Context:
         winners = finished[:count]
         losers = [b for i, b in enumerate(branches) if i not in winners]
         lost = [p for branch in losers for p in branch.positions]
+        started_timers = {p for branch in losers for p in branch.timers}
         children = [started.data["child_id"] for p in lost if (started := journal.children.get(p))]
         # A losing wait may have taken its signal just as another call won: it gives it back.
         returned = [p for p in lost if p in journal.consumed]
@@ -352,7 +355,12 @@ class Context:
             f"{count} of {len(calls)}",
             {"winners": winners, "returned": returned},
             children=children if cancel_children else [],
-            timers=lost,
+            # Timers a loser may have set: a sleep's or a wait's, or a long retry delay's.
+            timers=[
+                p
+                for p in lost
+                if p in journal.timers or p in started_timers or journal.attempts_failed(p)
+            ],
         )
         self._advance(event.at)
         return _outcomes(tasks, winners)
@@ -399,8 +407,14 @@ class Context:
             self._resolved(fired)
             return
         if position not in journal.timers:
-            await self._execution.start_timer(position, seconds, replay.SLEEP, "")
+            await self._start_timer(position, seconds, replay.SLEEP, "")
         raise Suspend()
+
+    async def _start_timer(self, position: int, seconds: float, purpose: str, name: str) -> None:
+        await self._execution.start_timer(position, seconds, purpose, name)
+        branch = _BRANCH.get()
+        if branch is not None:
+            branch.timers.add(position)  # for ctx.first to drop, should this call lose
 
     async def wait_for(self, signal: str, timeout: float | None = None) -> Any:
         """Wait for the signal named ``signal`` and return its payload.
@@ -474,7 +488,7 @@ class Context:
             )
             raise _wait_timeout(name, timeout)
         if timeout is not None and position not in journal.timers:
-            await self._execution.start_timer(position, timeout, kind, name)
+            await self._start_timer(position, timeout, kind, name)
         raise Suspend()
 
     async def child(

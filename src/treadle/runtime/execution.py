@@ -316,6 +316,11 @@ class Execution:
 
         The event's ``data`` gets ``cancelled``: the children that were cancelled.
         """
+        if not children and not timers:
+            # Nothing to withdraw: a journal append, which shares the group commit.
+            data = data | {"cancelled": []}
+            at = await self.record(kind, position=position, name=name, data=data)
+            return Event(0, self.run_id, kind, at, position, name, None, data)
         now, lease = self._clock(), self.lease
 
         def write(tx: Transaction) -> list[str] | None:
