@@ -107,7 +107,8 @@ class Cron:
         aliased = len(fields) == 1 and fields[0].lower() in ALIASES
         if not aliased and len(fields) not in (5, 6):
             raise errors.UsageError(
-                f"{expression!r} has {len(fields)} fields, not a cron expression Treadle reads: "
+                f"{expression!r} has {len(fields)} field{'' if len(fields) == 1 else 's'}, "
+                "not a cron expression Treadle reads: "
                 f"{CRON_HINT}"
             )
         self.expression = " ".join(fields)
