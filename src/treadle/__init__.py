@@ -57,6 +57,7 @@ from treadle.runtime.control import EngineSignal
 from treadle.runtime.engine import EmbeddedWorker, Engine
 from treadle.runtime.nets.registration import workflow
 from treadle.runtime.registry import Registry, Step, Workflow, step
+from treadle.runtime.schedules import Schedule
 from treadle.runtime.step_info import StepInfo, current_step
 from treadle.runtime.worker import Worker, WorkerOptions
 
@@ -92,6 +93,7 @@ __all__ = [
     "RunPage",
     "RunStatus",
     "RunTimedOutError",
+    "Schedule",
     "SerializationError",
     "Step",
     "StepCall",

@@ -36,6 +36,7 @@ EXPECTED = [
     "RunPage",
     "RunStatus",
     "RunTimedOutError",
+    "Schedule",
     "SerializationError",
     "Step",
     "StepCall",
