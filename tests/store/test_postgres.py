@@ -355,7 +355,9 @@ def synchronous_commit(store: Store, *, in_transaction: bool) -> str:
         with store.transaction() as tx:
             row = tx._connection.execute("SHOW synchronous_commit").fetchone()  # type: ignore[attr-defined]
     else:
-        row = store._connected().execute("SHOW synchronous_commit").fetchone()  # type: ignore[attr-defined]
+        row = store._alone(  # type: ignore[attr-defined]
+            lambda connection: connection.execute("SHOW synchronous_commit").fetchone()
+        )
     return str(row["synchronous_commit"])
 
 
@@ -419,3 +421,35 @@ def test_housekeeping_vacuums_the_queue_once_dead_rows_pile_up(
             time.sleep(0.1)
     store.checkpoint()
     assert vacuumed() is not None
+
+
+def test_threads_use_connections_of_their_own(store: Store) -> None:
+    # One thread sits in a transaction; another still commits at once, on another connection.
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction() as tx:
+            tx.execute("set_meta", {"key": "held", "value": "1"})
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        began = time.monotonic()
+        with store.transaction() as tx:
+            tx.execute("set_meta", {"key": "other", "value": "2"})
+        assert time.monotonic() - began < 1.0
+        assert store.fetch_one("get_meta", {"key": "held"}) is None  # not committed yet
+    finally:
+        release.set()
+        holder.join(10)
+    assert store.fetch_one("get_meta", {"key": "held"}) == {"value": "1"}
+
+
+def test_a_pool_size_below_one_is_refused(postgres_url: str) -> None:
+    from treadle.store.postgres import PostgresStore
+
+    with pytest.raises(errors.UsageError, match="pool_size"):
+        PostgresStore(postgres_url, pool_size=0)

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from treadle import errors
 from treadle.store import migrations, queries
@@ -131,35 +132,60 @@ class _Transaction:
 class PostgresStore:
     """A Treadle database in PostgreSQL.
 
-    One connection, used under a lock; it is opened again (with backoff, for up to
-    ``reconnect_timeout`` seconds) when the server restarts or the network drops.
-    ``synchronous="full"`` makes every commit wait for the server's log flush, journal
-    appends included (see ``append``).
+    Connections come from a pool (psycopg_pool) of up to ``pool_size``, one per thread at a
+    time: a worker's event loop, the threads of its sync workflows and the threads of a
+    client each get their own, so none waits for another's round trips. A connection found
+    dead (the server restarted, the network dropped) is replaced, waiting up to
+    ``reconnect_timeout`` seconds for the server to come back. ``synchronous="full"`` makes
+    every commit wait for the server's log flush, journal appends included (see ``append``).
     """
 
     dialect = DIALECT
 
     def __init__(
-        self, url: str, *, synchronous: str = "normal", reconnect_timeout: float = 60.0
+        self,
+        url: str,
+        *,
+        synchronous: str = "normal",
+        pool_size: int = 10,
+        reconnect_timeout: float = 60.0,
     ) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
             raise errors.UsageError(
                 f"synchronous={synchronous!r} is not a durability mode Treadle uses: choose "
                 f"one of {', '.join(SYNCHRONOUS_MODES)}"
             )
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise errors.UsageError(
+                f"pool_size must be a whole number of at least 1, not {pool_size!r}"
+            )
         self.synchronous = synchronous
         self._begin_durable = _BEGIN_WAITING if synchronous == "normal" else _BEGIN
         self._dsn = url
         self.url = redact(url)
-        self._nested = False
-        self._housekeeping: psycopg.Connection[Row] | None = None
-        self._housekeeping_lock = threading.Lock()
         self._sql = queries.load(DIALECT)
-        self._lock = threading.RLock()
         self._reconnect_timeout = reconnect_timeout
-        self._connection: psycopg.Connection[Row] | None = None
+        self._local = threading.local()
+        self._outage = _Outage(self.url)
+        self._lock = threading.Lock()
         self._hub: _Hub | None = None
-        self._connected()
+        # A wrong URL fails here, at once and with the server's own words, rather than as a
+        # pool timing out.
+        try:
+            self._open().close()
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+        self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
+            configure=self._configure,
+            min_size=1,
+            max_size=pool_size,
+            timeout=reconnect_timeout,
+            reconnect_timeout=reconnect_timeout,
+            name="treadle",
+            open=True,
+        )
 
     # -- connections -------------------------------------------------------------------------
 
@@ -167,33 +193,55 @@ class PostgresStore:
         connection = psycopg.connect(
             self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5
         )
-        if self.synchronous == "normal":
-            connection.execute(_ASYNC_SESSION, prepare=False)
+        self._configure(connection)
         return connection
 
-    def _connected(self) -> psycopg.Connection[Row]:
-        connection = self._connection
-        if connection is not None and not connection.closed and not connection.broken:
-            return connection
-        # The very first connection fails at once (the URL is likely wrong); a lost one is
-        # tried again with backoff, since a restarting server comes back in seconds.
-        first = connection is None
-        give_up, pause, warned = time.monotonic() + self._reconnect_timeout, 0.1, False
+    def _configure(self, connection: psycopg.Connection[Row]) -> None:
+        if self.synchronous == "normal":
+            connection.execute(_ASYNC_SESSION, prepare=False)
+
+    @contextlib.contextmanager
+    def _checkout(self, first: bytes | None) -> Iterator[psycopg.Connection[Row]]:
+        """A connection of the pool for this thread, with ``first`` (BEGIN) already run on
+        it, or the one this thread holds already (a block nested in another)."""
+        held: psycopg.Connection[Row] | None = getattr(self._local, "connection", None)
+        if held is not None:
+            yield held
+            return
+        connection = self._ready(first)
+        self._local.connection = connection
+        try:
+            yield connection
+        finally:
+            self._local.connection = None
+            self._pool.putconn(connection)
+
+    def _ready(self, first: bytes | None) -> psycopg.Connection[Row]:
+        # A connection that died while idle (server restart, killed backend) shows it only
+        # when used: nothing has been done yet at BEGIN, so it is safe to take another.
         while True:
             try:
-                self._connection = self._open()
-            except psycopg.Error as exc:
-                if first or time.monotonic() >= give_up:
+                connection = self._pool.getconn()
+            except PoolTimeout as exc:
+                raise errors.DatabaseUnavailableError(
+                    f"cannot reach PostgreSQL at {self.url}: no connection for "
+                    f"{self._reconnect_timeout:g} s ({exc}); check that the server runs"
+                ) from exc
+            try:
+                if first is not None:
+                    connection.execute(first, prepare=False)
+            except psycopg.OperationalError as exc:
+                self._pool.putconn(connection)  # the pool drops a broken one
+                if not connection.broken:
                     raise _translate(exc, self.url) from exc
-                if not warned:
-                    log.warning("lost PostgreSQL at %s (%s); reconnecting", self.url, exc)
-                    warned = True
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+                self._outage.lost(exc)
+                self._pool.check()  # its idle siblings died with it: drop them all
                 continue
-            if warned:
-                log.warning("reconnected to PostgreSQL at %s", self.url)
-            return self._connection
+            except psycopg.Error as exc:
+                self._pool.putconn(connection)
+                raise _translate(exc, self.url) from exc
+            self._outage.over()
+            return connection
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -222,21 +270,20 @@ class PostgresStore:
         return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
 
     def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
-        """``statement`` on the connection outside any transaction: it commits by itself."""
-        with self._lock:
-            connection = self._connected()
-            try:
-                return statement(connection)
-            except psycopg.OperationalError as exc:
-                if not connection.broken:
-                    raise _translate(exc, self.url) from exc
-                # Most likely it died while idle, as at BEGIN: once more on a new one.
+        """``statement`` on a connection outside any transaction: it commits by itself."""
+        for attempt in (1, 2):
+            with self._checkout(None) as connection:
                 try:
-                    return statement(self._connected())
-                except psycopg.Error as again:
-                    raise _translate(again, self.url) from again
-            except psycopg.Error as exc:
-                raise _translate(exc, self.url) from exc
+                    return statement(connection)
+                except psycopg.OperationalError as exc:
+                    # Most likely it died while idle, as at BEGIN: once more on another.
+                    if attempt == 2 or not connection.broken:
+                        raise _translate(exc, self.url) from exc
+                    self._outage.lost(exc)
+                except psycopg.Error as exc:
+                    raise _translate(exc, self.url) from exc
+            self._pool.check()
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def snapshot(self) -> contextlib.AbstractContextManager[_Transaction]:
         """A read-only transaction on one snapshot: a run and its history read in it agree,
@@ -244,52 +291,27 @@ class PostgresStore:
         return self._transaction(_BEGIN_SNAPSHOT)
 
     @contextlib.contextmanager
-    def _transaction(self, begin: bytes, commit: bytes = b"COMMIT") -> Iterator[_Transaction]:
-        with self._lock:
-            connection = self._connected()
-            if self._nested:
-                # A block inside another (check_schema inside migrate) is part of it.
-                yield _Transaction(connection, self._sql)
-                return
-            connection = self._begin(connection, begin)
-            self._nested = True
+    def _transaction(self, begin: bytes, commit: bytes = _COMMIT) -> Iterator[_Transaction]:
+        if getattr(self._local, "connection", None) is not None:
+            # A block inside another (check_schema inside migrate) is part of it.
+            with self._checkout(None) as held:
+                yield _Transaction(held, self._sql)
+            return
+        with self._checkout(begin) as connection:
             try:
                 yield _Transaction(connection, self._sql)
             except BaseException as exc:
-                self._nested = False
                 with contextlib.suppress(psycopg.Error):
                     connection.execute(b"ROLLBACK", prepare=False)
                 if isinstance(exc, psycopg.Error):
                     raise _translate(exc, self.url) from exc
                 raise
-            self._nested = False
             try:
                 connection.execute(commit, prepare=False)
             except psycopg.Error as exc:
                 with contextlib.suppress(psycopg.Error):
                     connection.execute(b"ROLLBACK", prepare=False)
                 raise _translate(exc, self.url) from exc
-
-    def _begin(self, connection: psycopg.Connection[Row], begin: bytes) -> psycopg.Connection[Row]:
-        # BEGIN is sent by hand, not through psycopg's transaction(), so that the settings of
-        # the transaction travel in the same message as BEGIN: one round trip, not two.
-        # A connection that died while idle (server restart, killed backend) shows it only
-        # when used: nothing has been done yet at BEGIN, so it is safe to open another.
-        try:
-            if connection.info.transaction_status != _IDLE:
-                connection.execute(b"ROLLBACK", prepare=False)  # left over by a failed one
-            connection.execute(begin, prepare=False)
-        except psycopg.OperationalError as exc:
-            if not connection.broken:
-                raise _translate(exc, self.url) from exc
-            connection = self._connected()
-            try:
-                connection.execute(begin, prepare=False)
-            except psycopg.Error as again:
-                raise _translate(again, self.url) from again
-        except psycopg.Error as exc:
-            raise _translate(exc, self.url) from exc
-        return connection
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -353,15 +375,14 @@ class PostgresStore:
     # -- wake-ups and housekeeping -----------------------------------------------------------
 
     def notify(self) -> None:
-        # Listeners also poll: a lost wake-up delays work, it never loses it. So a dead
-        # connection is left for the next transaction to replace, rather than waited on here
-        # (the worker calls this after every commit, failed ones included).
-        with self._lock:
-            connection = self._connection
-            if connection is None or connection.closed or connection.broken:
-                return
-            with contextlib.suppress(psycopg.Error):
-                connection.execute(f"NOTIFY {CHANNEL}")
+        # Listeners also poll: a lost wake-up delays work, it never loses it. So this never
+        # waits for a server that is away.
+        with contextlib.suppress(psycopg.Error, PoolTimeout):
+            connection = self._pool.getconn(timeout=0.5)
+            try:
+                connection.execute(f"NOTIFY {CHANNEL}".encode(), prepare=False)
+            finally:
+                self._pool.putconn(connection)
 
     def listener(self) -> Listener:
         with self._lock:
@@ -376,37 +397,49 @@ class PostgresStore:
         Each run inserts, updates and deletes rows of the queue, and a claim reads through
         the dead ones until a vacuum removes them. Autovacuum does that when it is on and
         keeps up; a server that runs with it off (or behind) would make every claim slower
-        as the day goes on. This runs on its own connection, from the worker's housekeeping
-        thread, so a vacuum never holds up the store's transactions.
+        as the day goes on. It runs from the worker's housekeeping thread, on a connection of
+        its own, so a vacuum never holds up the store's transactions.
         """
-        with self._housekeeping_lock:
-            if self._housekeeping is None or self._housekeeping.closed:
-                try:
-                    self._housekeeping = self._open()
-                except psycopg.Error as exc:
-                    raise _translate(exc, self.url) from exc
-            connection = self._housekeeping
+        with self._checkout(None) as connection:
             try:
                 for row in connection.execute(self._sql["dead_rows"]).fetchall():
                     if row["dead"] > max(DEAD_ROWS, row["live"] * DEAD_SHARE):
                         # SKIP_LOCKED: another process already vacuuming it is enough.
                         connection.execute(f"VACUUM (SKIP_LOCKED) {row['name']}".encode())
             except psycopg.Error as exc:
-                connection.close()
                 raise _translate(exc, self.url) from exc
 
     def close(self) -> None:
-        with self._housekeeping_lock:
-            if self._housekeeping is not None:
-                self._housekeeping.close()
-                self._housekeeping = None
         with self._lock:
             if self._hub is not None:
                 self._hub.close()
                 self._hub = None
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        self._pool.close()
+
+
+class _Outage:
+    """Logs a lost server once, and its return once, however many threads notice."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._lock = threading.Lock()
+        self._away = False
+
+    def lost(self, exc: Exception) -> None:
+        with self._lock:
+            if self._away:
+                return
+            self._away = True
+        log.warning("lost PostgreSQL at %s (%s); reconnecting", self._url, str(exc).strip())
+
+    def over(self) -> None:
+        if not self._away:  # the common case, without taking the lock
+            return
+        with self._lock:
+            if not self._away:
+                return
+            self._away = False
+        log.warning("reconnected to PostgreSQL at %s", self._url)
 
 
 class _Hub:
