@@ -29,6 +29,7 @@ KEY_LINES = {
     "order_net.py": "result: shipped {'reservation': 'reservation-42', 'amount': 90, "
     "'reviewed': True}",
     "check_order_net.py": "net fixed_order: 8 markings, 10 edges, bounded, sound workflow net: ok",
+    "schedules.py": "while paused: 0 new runs",
 }
 
 
