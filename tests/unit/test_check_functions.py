@@ -309,3 +309,17 @@ def test_a_function_without_source_is_a_note() -> None:
     got = findings_of(definition)
     assert [(kind, severity) for kind, severity, *_ in got] == [("not_checked", "note")]
     assert "its source is not available" in got[0][3]
+
+
+def test_joining_a_started_child_by_id_needs_no_arguments() -> None:
+    @tr.workflow(registry=LOCAL)
+    async def joins(ctx: tr.Context, order_id: str) -> str:
+        child_id = await ctx.child(ship, order_id, id=f"ship-{order_id}", wait=False)
+        await ctx.child(ship, id=child_id)  # the join: its arguments went with the start
+        await ctx.child(ship, wait=True)  # no id: a new child, and it lacks its arguments
+        return str(child_id)
+
+    got = findings_of(joins)
+    assert [(kind, line) for kind, _, line, _ in got] == [
+        ("arguments", line_of(joins.fn, "ctx.child(ship, wait=True)"))
+    ]

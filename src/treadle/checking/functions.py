@@ -386,6 +386,13 @@ class _Checker:
     def child_call(self, node: ast.Call, call: str, line: int, local: set[str]) -> None:
         target = node.args[0]
         written = ast.unparse(target)
+        # ``ctx.child(w, id=...)`` with nothing else joins a child already started: its
+        # arguments were given when it started, so none are missing here.
+        joins = (
+            len(node.args) == 1
+            and {k.arg for k in node.keywords} <= CHILD_OPTIONS
+            and any(k.arg == "id" for k in node.keywords)
+        )
         if isinstance(target, ast.Constant) and isinstance(target.value, str):
             found = registry.default_registry.get(target.value)
             if found is None:
@@ -399,7 +406,8 @@ class _Checker:
                 )
                 return
             self.children[found.name] = None
-            self.arguments(node, call, written, found.fn, line, skip_context=True)
+            if not joins:
+                self.arguments(node, call, written, found.fn, line, skip_context=True)
             return
         value = self.resolve(target, local)
         if value is _UNKNOWN:
@@ -428,7 +436,8 @@ class _Checker:
             )
             return
         self.children[value.definition.name] = None
-        self.arguments(node, call, written, value.definition.fn, line, skip_context=True)
+        if not joins:
+            self.arguments(node, call, written, value.definition.fn, line, skip_context=True)
 
     def arguments(
         self,
