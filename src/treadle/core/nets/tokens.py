@@ -25,6 +25,7 @@ own (``treadle.core.flows``).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -138,6 +139,11 @@ class Tokens:
     def held(self, place: str) -> Sequence[Any]:
         return self._places.get(place, [])
 
+    @property
+    def places(self) -> Mapping[str, Sequence[Any]]:
+        """Each place's tokens' data, oldest first."""
+        return self._places
+
     def reshape(self, places: Iterable[str]) -> None:
         """Follow a change of the net's places: new ones start empty, removed ones (empty,
         the change checked it) go."""
@@ -228,21 +234,47 @@ class Case:
     Every decision is a function of the net, the tokens' data and the order of the calls, so
     a replay that starts and completes the same firings in the same order gets the same
     answers.
+
+    ``start`` answers as a scan of every transition in declaration order would, without
+    scanning them all: a transition found disabled stays so until the tokens of one of its
+    input places change (a completion adds some, another firing takes the oldest) or a
+    running firing that blocked it completes, so only those are looked at again, lowest
+    declaration index first. A run of hundreds of parallel firings costs in proportion to
+    their number, not its square.
     """
 
     def __init__(self, net: model.Net, behaviours: Mapping[str, Behaviour], data: Any) -> None:
-        self.net = net
-        self.behaviours: dict[str, Behaviour] = dict(behaviours)
         self.tokens = Tokens(net.places, net.initial, data)
         self.running: dict[int, Firing] = {}
         """The firings started and not completed, by number."""
         self.started = 0
+        # What running firings block, as counts that drop out at zero (so that an empty one
+        # costs nothing to ask): tokens they took per place, places they will empty (reset
+        # arcs), and those of them that have no input place.
+        self._held: dict[str, int] = {}
+        self._emptied: dict[str, int] = {}
+        self._sources: dict[str, int] = {}
+        self._counts: dict[str, int] = dict(net.initial)
+        """The marking, kept up to date rather than counted for every firing."""
+        self.change(net, behaviours)
 
     def change(self, net: model.Net, behaviours: Mapping[str, Behaviour]) -> None:
         """Go on with a changed net (running firings keep the transitions they started as)."""
         self.net = net
-        self.behaviours = dict(behaviours)
+        self.behaviours: dict[str, Behaviour] = dict(behaviours)
         self.tokens.reshape(net.places)
+        self._counts = {p: n for p, n in self._counts.items() if p in self.tokens.places}
+        self._consumers: dict[str, list[int]] = {}
+        self._resetters: dict[str, list[int]] = {}
+        for index, transition in enumerate(net.transitions):
+            for place in transition.inputs:
+                self._consumers.setdefault(place, []).append(index)
+            for place in transition.resets:
+                self._resetters.setdefault(place, []).append(index)
+        self._index = {t.name: i for i, t in enumerate(net.transitions)}
+        # Everything is looked at once, in declaration order.
+        self._candidates = list(range(len(net.transitions)))
+        self._queued = set(self._candidates)
 
     def behaviour(self, transition: model.Transition) -> Behaviour:
         return self.behaviours.get(transition.name, ROUTING)
@@ -250,11 +282,7 @@ class Case:
     def marking(self) -> dict[str, int]:
         """Tokens per place, those reserved by running firings included (empty places left
         out): the marking of the net, in which the running firings have not fired yet."""
-        counts = self.tokens.counts()
-        for firing in self.running.values():
-            for place, weight in firing.transition.inputs.items():
-                counts[place] = counts.get(place, 0) + weight
-        return {place: counts[place] for place in self.net.places if counts.get(place)}
+        return dict(self._counts)
 
     def start(self) -> Firing | None:
         """Take the tokens of the next firing to start, or ``None`` when none can.
@@ -268,18 +296,16 @@ class Case:
         gone when it completes, and the order of completions would not be a firing sequence
         of the net.
         """
-        held: set[str] = set()
-        emptied: set[str] = set()
-        sources: set[str] = set()
-        for firing in self.running.values():
-            held.update(firing.transition.inputs)
-            emptied |= firing.transition.resets
-            if not firing.transition.inputs:
-                sources.add(firing.transition.name)
-        for transition in self.net.transitions:
-            if not transition.inputs and transition.name in sources:
+        transitions = self.net.transitions
+        while self._candidates:
+            index = heapq.heappop(self._candidates)
+            self._queued.discard(index)
+            transition = transitions[index]
+            if not transition.inputs and transition.name in self._sources:
                 continue
-            if transition.resets & held or emptied.intersection(transition.inputs):
+            if transition.resets and any(p in self._held for p in transition.resets):
+                continue
+            if self._emptied and any(p in self._emptied for p in transition.inputs):
                 continue
             consumed = self.tokens.take(transition, self.behaviour(transition))
             if consumed is None:
@@ -287,6 +313,14 @@ class Case:
             firing = Firing(transition, consumed, self.started)
             self.started += 1
             self.running[firing.number] = firing
+            _count(self._held, transition.inputs, 1)
+            _count(self._emptied, transition.resets, 1)
+            if not transition.inputs:
+                _count(self._sources, [transition.name], 1)
+            # It may fire again; the others that take from these places see other tokens.
+            self._look_again([index])
+            for place in transition.inputs:
+                self._look_again(self._consumers.get(place, ()))
             return firing
         return None
 
@@ -294,10 +328,50 @@ class Case:
         """Complete the running firing ``number`` with the data of the tokens it produces;
         the marking after it."""
         firing = self.running.pop(number)
+        transition = firing.transition
+        _count(self._held, transition.inputs, -1)
+        _count(self._emptied, transition.resets, -1)
+        if not transition.inputs:
+            _count(self._sources, [transition.name], -1)
         self.tokens.complete(firing, produced)
+        counts = self._counts
+        for place, weight in transition.inputs.items():
+            counts[place] -= weight
+        for place in transition.resets:
+            counts[place] = 0  # no running firing holds tokens there (see ``start``)
+        for place, weight in transition.outputs.items():
+            counts[place] = counts.get(place, 0) + weight
+        for place in (*transition.inputs, *transition.resets):
+            if not counts.get(place):
+                counts.pop(place, None)
+        # What its tokens may enable, and what it held back while it ran.
+        for place in transition.outputs:
+            self._look_again(self._consumers.get(place, ()))
+        for place in transition.resets:
+            self._look_again(self._consumers.get(place, ()))
+        for place in transition.inputs:
+            self._look_again(self._resetters.get(place, ()))
+        if transition.name in self._index:
+            self._look_again([self._index[transition.name]])
         return self.marking()
+
+    def _look_again(self, indices: Iterable[int]) -> None:
+        for index in indices:
+            if index not in self._queued:
+                self._queued.add(index)
+                heapq.heappush(self._candidates, index)
 
     def is_final(self) -> bool:
         """Whether nothing runs and the marking is the net's final marking."""
         final = self.net.final
         return not self.running and final is not None and self.marking() == dict(final)
+
+
+def _count(counts: dict[str, int], keys: Iterable[str], sign: int) -> None:
+    """Add (or, with ``sign`` -1, take away) one for each key; a count at zero goes."""
+    for key in keys:
+        left = counts.get(key, 0) + sign
+        if left:
+            counts[key] = left
+        else:
+            del counts[key]

@@ -33,7 +33,10 @@ and goes on from the failed step.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
+import heapq
 import time
 from typing import Any
 
@@ -66,13 +69,12 @@ class _Flight:
 
     firing: tokens.Firing
     behaviour: tokens.Behaviour
-    tasks: list[asyncio.Task[tuple[bool, Any]]]
+    tasks: list[asyncio.Task[tuple[bool, Any]]] = dataclasses.field(default_factory=list)
+    pending: int = 0
+    """Calls not finished yet."""
     suspended: bool = False
     """A call waits for something durable (a child, a long retry delay): it cannot complete
     in this execution of the run."""
-
-    def done(self) -> bool:
-        return all(task.done() for task in self.tasks)
 
 
 class _Run:
@@ -83,6 +85,16 @@ class _Run:
         self.program = program
         self.case = tokens.Case(program.net, self._behaviours(program.net), data)
         self.flights: dict[int, _Flight] = {}
+        # Calls report here as they finish, so that waiting for the next one costs the same
+        # with three firings running as with three hundred.
+        self.finished: collections.deque[tuple[int, asyncio.Task[tuple[bool, Any]]]] = (
+            collections.deque()
+        )
+        self.wakeup = asyncio.Event()
+        self.ready: list[int] = []
+        """Firings whose calls have all finished well, as a heap: the lowest number first."""
+        self.calls = 0
+        """Calls not finished yet, over all flights."""
         self.failure: Exception | None = None
         """The error of a firing that failed for good: nothing more starts or is recorded."""
         self.seq = 0
@@ -231,12 +243,14 @@ class _Run:
             self.note(
                 EventKind.TRANSITION_STARTED, name, {"firing": firing.number, "positions": calls}
             )
-            tasks = [
-                _task(_call(self.ctx, target, args, position))
-                for args, position in zip(arguments, calls, strict=True)
-            ]
+            flight = _Flight(firing, behaviour, pending=len(arguments))
+            for args, position in zip(arguments, calls, strict=True):
+                task = asyncio.ensure_future(_call(self.ctx, target, args, position))
+                task.add_done_callback(functools.partial(self.call_done, firing.number))
+                flight.tasks.append(task)
+            self.calls += len(arguments)
             positions += len(arguments)
-            self.flights[firing.number] = _Flight(firing, behaviour, tasks)
+            self.flights[firing.number] = flight
             created = True
 
     def target(self, transition: model.Transition, arguments: list[Any]) -> Target | None:
@@ -270,41 +284,57 @@ class _Run:
                 )
                 raise self.diverged(logged, f"no such event: it waits for {running} to finish")
             await asyncio.wait(flight.tasks)
-            self.examine(flight)
+            for task in flight.tasks:
+                self.examine(flight, task)
             if flight.suspended and self.failure is None:
                 name = flight.firing.transition.name
                 raise self.diverged(logged, f"{name!r} wait for something that has not happened")
             return None if self.failure is not None else flight
         while True:
-            for flight in self.flights.values():
-                self.examine(flight)
+            while self.finished:
+                number, task = self.finished.popleft()
+                flight = self.flights.get(number)
+                if flight is None:
+                    continue  # completed already, as the history said
+                self.examine(flight, task)
+                if not flight.pending and not flight.suspended:
+                    heapq.heappush(self.ready, number)
             if self.failure is not None:
                 return None
-            for _, flight in sorted(self.flights.items()):
-                if not flight.suspended and flight.done():
+            while self.ready:
+                flight = self.flights.get(heapq.heappop(self.ready))
+                if flight is not None:
                     return flight
-            pending = [t for f in self.flights.values() for t in f.tasks if not t.done()]
-            if not pending:
+            if not self.calls:
                 return None
-            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            self.wakeup.clear()
+            await self.wakeup.wait()
 
-    def examine(self, flight: _Flight) -> None:
-        """Take in the outcomes of the flight's finished calls: raise the engine's signals
-        (a lost lease, a passed deadline) at once, note suspensions and failures."""
-        for task in flight.tasks:
-            if not task.done():
-                continue
-            if task.cancelled():
-                raise asyncio.CancelledError()
-            error = task.exception()
-            if isinstance(error, Suspend):
-                flight.suspended = True
-            elif error is not None:
-                raise error
-            else:
-                ok, value = task.result()
-                if not ok and self.failure is None:
-                    self.failure = value
+    def call_done(self, number: int, task: asyncio.Task[tuple[bool, Any]]) -> None:
+        """A call of firing ``number`` finished (a task's done callback)."""
+        self.calls -= 1
+        flight = self.flights.get(number)
+        if flight is not None:
+            flight.pending -= 1
+        self.finished.append((number, task))
+        self.wakeup.set()
+        if not task.cancelled():
+            task.exception()  # read, so asyncio never logs one that nobody retrieved
+
+    def examine(self, flight: _Flight, task: asyncio.Task[tuple[bool, Any]]) -> None:
+        """Take in the outcome of one finished call: raise the engine's signals (a lost
+        lease, a passed deadline) at once, note suspensions and failures."""
+        if task.cancelled():
+            raise asyncio.CancelledError()
+        error = task.exception()
+        if isinstance(error, Suspend):
+            flight.suspended = True
+        elif error is not None:
+            raise error
+        else:
+            ok, value = task.result()
+            if not ok and self.failure is None:
+                self.failure = value
 
     async def complete(self, flight: _Flight) -> None:
         firing = flight.firing
@@ -326,7 +356,8 @@ class _Run:
         if pending:
             await asyncio.wait(pending)
         for flight in self.flights.values():
-            self.examine(flight)
+            for task in flight.tasks:
+                self.examine(flight, task)
 
     async def stop(self) -> None:
         """Cancel the calls still running (the run is leaving) and wait until they end."""
@@ -424,19 +455,6 @@ async def _call(ctx: Context, target: Target, args: tuple[Any, ...], position: i
         raise
     except Exception as exc:
         return False, exc
-
-
-def _task(call: Any) -> asyncio.Task[tuple[bool, Any]]:
-    task: asyncio.Task[tuple[bool, Any]] = asyncio.ensure_future(call)
-    # Read every outcome even when the run stops looking (it left on an engine signal), so
-    # asyncio never logs an exception nobody retrieved.
-    task.add_done_callback(_retrieve)
-    return task
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def _fired(firing: tokens.Firing, marking: dict[str, int]) -> dict[str, Any]:
