@@ -755,6 +755,38 @@ def test_replay_follows_the_recorded_order_of_completions(
     check_net_log(engine, run_id)
 
 
+def test_a_change_taken_while_waiting_is_applied_again_on_replay(
+    engine: tr.Engine, start_worker: Any, wait_status: Any, eventually: Any
+) -> None:
+    start_worker()
+    key = f"gated-change-{uuid.uuid4()}"
+    run_id = engine.start(gated, key)
+    wait_status(run_id, "waiting")
+    plain_join = tr.NetChange(
+        remove_transitions=("join",),
+        add_transitions=(
+            tr.Transition(name="join_v2", inputs={"ga": 1, "gc": 1}, outputs={"o": 1}),
+        ),
+    )
+    engine.change_net(run_id, plain_join)  # the signal wakes the run, which takes it
+    eventually(lambda: engine.net(run_id).changes == 1, what="the change to be applied")
+    wait_status(run_id, "waiting")
+    engine.signal(_child_of(engine, run_id), "go")
+    # The replay that resumes the run meets the change at the same boundary again.
+    assert engine.result(run_id, timeout=10) == [f"gate {key}", key]
+    assert [name for name, _ in firings(engine, run_id)] == [
+        "split",
+        "first",
+        "second",
+        "gate",
+        "join_v2",
+    ]
+    (changed,) = [e for e in engine.history(run_id) if e.kind is tr.EventKind.NET_CHANGED]
+    assert changed.data["marking"] == {"a": 1, "gc": 1}
+    assert CALLS[key] == 2
+    check_net_log(engine, run_id)
+
+
 # -- a step that fails for good, and the run retried -------------------------------------------
 
 DOWN: set[str] = set()
