@@ -28,7 +28,7 @@ from treadle.store.protocol import Row, Store, Transaction
 log = logging.getLogger("treadle.scheduler")
 
 SCHEDULER = "scheduler"
-"""The lease whose holder fires timers and deadlines."""
+"""The lease whose holder fires timers, deadlines and schedules."""
 LEASE_SECONDS = 3.0
 """How long a lease lasts unless renewed: a killed leader is replaced after at most this long
 plus ``CAMPAIGN_INTERVAL``."""
