@@ -691,6 +691,53 @@ def test_a_parallel_branch_is_not_held_back_by_a_slow_sibling(
     check_net_log(engine, run_id)
 
 
+@tr.step
+def nets_region_work(key: str) -> str:
+    count(key)
+    time.sleep(0.05)
+    return key
+
+
+def _region(stop_first: bool) -> tr.Net:
+    # Three pieces of work in a region that "stop" cancels (reset arcs on a and c).
+    work = tr.Transition(name="work", inputs={"a": 1}, outputs={"c": 1}, step="work")
+    stop = tr.Transition(name="stop", inputs={"b": 1}, outputs={"o": 1}, resets={"a", "c"})
+    return tr.Net(
+        name=f"nets_region_{'stop' if stop_first else 'work'}_first",
+        places=("i", "a", "b", "c", "o"),
+        transitions=(
+            tr.Transition(name="split", inputs={"i": 1}, outputs={"a": 3, "b": 1}),
+            *((stop, work) if stop_first else (work, stop)),
+        ),
+        initial={"i": 1},
+        final={"o": 1},
+    )
+
+
+regions = {
+    first: tr.workflow(_region(first), steps={"work": nets_region_work}) for first in (False, True)
+}
+
+
+@pytest.mark.parametrize("stop_first", [False, True])
+def test_reset_arcs_wait_for_the_firings_holding_their_tokens(
+    engine: tr.Engine, start_worker: Any, stop_first: bool
+) -> None:
+    start_worker()
+    key = f"region-{uuid.uuid4()}"
+    run_id = engine.start(regions[stop_first], key)
+    assert engine.result(run_id, timeout=10) == key
+    names = [name for name, _ in firings(engine, run_id)]
+    if stop_first:
+        # "stop" is declared first and takes b at once; while it runs nothing takes from a,
+        # the place it empties, so no work starts at all.
+        assert names == ["split", "stop"] and CALLS[key] == 0
+    else:
+        # The three works take a's tokens first; "stop" empties a, so it waits for them.
+        assert names == ["split", "work", "work", "work", "stop"] and CALLS[key] == 3
+    assert firings(engine, run_id)[-1][1] == {"o": 1}
+
+
 # -- replay follows the recorded order of completions ------------------------------------------
 
 
