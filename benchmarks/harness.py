@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,8 +99,33 @@ def report(workload: str, url: str, **figures: Any) -> None:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         **figures,
+        **(server_costs(url) if backend.startswith("postgres") else {}),
     }
     print(json.dumps(line), flush=True)
+
+
+def server_costs(url: str) -> dict[str, float]:
+    """What the server costs on this machine right now, measured with psycopg alone: a bare
+    round trip (``SELECT 1``) and a committed one-row insert that waits for the log flush.
+    Latency-bound figures move with these, so they are printed beside them."""
+    import psycopg
+
+    dsn = url.split("?", 1)[0]
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("CREATE TEMP TABLE calibration (v int)")
+        trips, commits = [], []
+        for _ in range(300):
+            began = time.perf_counter()
+            connection.execute("SELECT 1").fetchone()
+            trips.append(time.perf_counter() - began)
+        for _ in range(100):
+            began = time.perf_counter()
+            connection.execute("INSERT INTO calibration VALUES (1)")
+            commits.append(time.perf_counter() - began)
+    return {
+        "server_round_trip_us": round(statistics.median(trips) * 1e6, 1),
+        "server_commit_us": round(statistics.median(commits) * 1e6, 1),
+    }
 
 
 def median(values: list[float]) -> float:
