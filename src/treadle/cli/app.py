@@ -18,6 +18,7 @@ from treadle.cli import (
     exits,
     loading,
     nets,
+    options,
     render,
     schedules,
     serving,
@@ -54,16 +55,8 @@ class LogLevel(enum.StrEnum):
     WARNING = "warning"  # only what needs attention
 
 
-Database = Annotated[
-    str,
-    typer.Option(
-        "--database",
-        envvar=settings.ENV_DATABASE,
-        help="Database URL, e.g. sqlite:///treadle.db or sqlite:////abs/path.db.",
-        show_envvar=True,
-    ),
-]
-AsJSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+Database = options.Database
+AsJSON = options.AsJSON
 
 
 def _print(text: str, *, err: bool = False) -> None:

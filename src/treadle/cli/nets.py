@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from treadle import errors
-from treadle.cli import database, loading, settings
+from treadle.cli import database, loading, options, settings
 from treadle.core.flows import compiler
 from treadle.core.nets import changes, model
 from treadle.runtime.nets import client
@@ -25,15 +25,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-Database = Annotated[
-    str,
-    typer.Option(
-        "--database",
-        envvar=settings.ENV_DATABASE,
-        help="Database URL, e.g. sqlite:///treadle.db or sqlite:////abs/path.db.",
-        show_envvar=True,
-    ),
-]
+Database = options.Database
 Apps = Annotated[
     list[str],
     typer.Option(
@@ -42,7 +34,7 @@ Apps = Annotated[
     ),
 ]
 RunId = Annotated[str, typer.Argument(metavar="RUN", help="Run id.")]
-AsJSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+AsJSON = options.AsJSON
 
 
 def _print(text: str) -> None:

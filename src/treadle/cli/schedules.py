@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from treadle import errors
-from treadle.cli import database, loading, render, settings
+from treadle.cli import database, loading, options, render, settings
 from treadle.runtime import schedules
 
 app = typer.Typer(
@@ -22,17 +22,9 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-Database = Annotated[
-    str,
-    typer.Option(
-        "--database",
-        envvar=settings.ENV_DATABASE,
-        help="Database URL, e.g. sqlite:///treadle.db or sqlite:////abs/path.db.",
-        show_envvar=True,
-    ),
-]
+Database = options.Database
 ScheduleId = Annotated[str, typer.Argument(metavar="ID", help="Schedule id.")]
-AsJSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+AsJSON = options.AsJSON
 
 
 def _print(text: str) -> None:
