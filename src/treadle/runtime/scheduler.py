@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from treadle import errors
 from treadle.runtime import leader, ops, schedules
-from treadle.runtime.group_commit import GroupCommit
+from treadle.store import transact
 from treadle.store.protocol import Store, Transaction
 
 log = logging.getLogger("treadle.worker")
@@ -59,7 +59,6 @@ def fenced_tick(tx: Transaction, term: leader.Term, now: float) -> tuple[int, fl
 
 
 async def run(
-    commits: GroupCommit,
     clock: Callable[[], float],
     wake: asyncio.Event,
     notify: Callable[[], None],
@@ -84,8 +83,14 @@ async def run(
                 await asyncio.wait({stop_waiter}, timeout=election.due_in())
                 continue
             try:
-                outcome = await commits.submit(
-                    functools.partial(fenced_tick, term=term, now=clock())
+                # In a thread, on a connection of its own (PostgreSQL's pool): a tick is a
+                # handful of queries, and the runs waiting on the worker's event loop (a claim,
+                # a step's result) should not wait for them.
+                outcome = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    transact.run,
+                    store,
+                    functools.partial(fenced_tick, term=term, now=clock()),
                 )
             except errors.StoreError as exc:
                 # The database is away: try again after a poll interval, it reconnects by itself.

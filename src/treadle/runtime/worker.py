@@ -139,7 +139,6 @@ class Worker:
             asyncio.ensure_future(self._housekeeping()),
             asyncio.ensure_future(
                 scheduler.run(
-                    self._commits,
                     self._clock,
                     self._scheduler_wake,
                     self.store.notify,
@@ -200,10 +199,11 @@ class Worker:
                         # look again after a pause; the store reconnects by itself.
                         log.warning("worker %s could not claim work (%s); retrying", self.id, exc)
                         claimed = []
+                    # No second claim right away: a run that arrives meanwhile sends a
+                    # wake-up, and an empty claim would only hold up the runs just started
+                    # (their first writes wait for the event loop it occupies).
                     for item in claimed:
                         self._start(item)
-                    if claimed and len(claimed) < free:
-                        continue  # there may be more ready already
                 wake_waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait(
                     {wake_waiter, stop_waiter},
