@@ -105,27 +105,39 @@ def report(workload: str, url: str, **figures: Any) -> None:
 
 
 def server_costs(url: str) -> dict[str, float]:
-    """What the server costs on this machine right now, measured with psycopg alone: a bare
-    round trip (``SELECT 1``) and a committed one-row insert that waits for the log flush.
+    """What the server costs on this machine right now, measured with psycopg alone: a
+    round trip (``SELECT 1``) back to back, the same after 2 ms of idling (what a process
+    that waits between requests pays: on a virtual machine waking an idle CPU can cost more
+    than the query), and a committed one-row insert that waits for the log flush.
     Latency-bound figures move with these, so they are printed beside them."""
     import psycopg
 
     dsn = url.split("?", 1)[0]
     with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute("CREATE TEMP TABLE calibration (v int)")
-        trips, commits = [], []
-        for _ in range(300):
-            began = time.perf_counter()
-            connection.execute("SELECT 1").fetchone()
-            trips.append(time.perf_counter() - began)
-        for _ in range(100):
-            began = time.perf_counter()
-            connection.execute("INSERT INTO calibration VALUES (1)")
-            commits.append(time.perf_counter() - began)
+        connection.execute("CREATE TABLE IF NOT EXISTS bench_calibration (v int)")
+        try:
+            busy = [_timed(lambda: connection.execute("SELECT 1").fetchone()) for _ in range(300)]
+            idle = []
+            for _ in range(100):
+                time.sleep(0.002)
+                idle.append(_timed(lambda: connection.execute("SELECT 1").fetchone()))
+            commits = [
+                _timed(lambda: connection.execute("INSERT INTO bench_calibration VALUES (1)"))
+                for _ in range(100)
+            ]
+        finally:
+            connection.execute("DROP TABLE bench_calibration")
     return {
-        "server_round_trip_us": round(statistics.median(trips) * 1e6, 1),
+        "server_round_trip_us": round(statistics.median(busy) * 1e6, 1),
+        "server_round_trip_after_idle_us": round(statistics.median(idle) * 1e6, 1),
         "server_commit_us": round(statistics.median(commits) * 1e6, 1),
     }
+
+
+def _timed(action: Any) -> float:
+    began = time.perf_counter()
+    action()
+    return time.perf_counter() - began
 
 
 def median(values: list[float]) -> float:
