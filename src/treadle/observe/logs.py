@@ -103,4 +103,7 @@ def configure(
     # The process belongs to the command line, so the root level is ours to set; records of
     # the user's own loggers then show at the same level as Treadle's.
     root.setLevel(level.upper())
+    # The connection pool warns at every failed attempt while PostgreSQL is away; the store
+    # reports the outage itself, once, and its end.
+    logging.getLogger("psycopg.pool").setLevel(max(logging.ERROR, root.level))
     return handler

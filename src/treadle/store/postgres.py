@@ -381,6 +381,10 @@ class PostgresStore:
             connection = self._pool.getconn(timeout=0.5)
             try:
                 connection.execute(f"NOTIFY {CHANNEL}".encode(), prepare=False)
+            except psycopg.OperationalError as exc:
+                if connection.broken:
+                    self._outage.lost(exc)  # it may be the first to find the server gone
+                raise
             finally:
                 self._pool.putconn(connection)
 
