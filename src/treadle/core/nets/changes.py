@@ -17,7 +17,7 @@ dead transitions of the rest of the net are not held against a change.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from treadle import errors
@@ -314,42 +314,49 @@ def _completion(net: model.Net, final: dict[str, int], max_states: int) -> list[
     target = space.packed(final)
     done = soundness.can_complete(space, target)
     out: list[F.Finding] = []
-    for depth, level in enumerate(space.levels):
-        cannot = [m for m in level if m not in done]
-        if cannot:
-            marking = space.marking(min(cannot))
-            out.append(
-                F.Finding(
-                    kind=F.Kind.OPTION_TO_COMPLETE,
-                    severity=F.Severity.ERROR,
-                    message=(
-                        f"the final marking {model.show_marking(final, net.places)} cannot be "
-                        f"reached from {model.show_marking(marking, net.places)}"
-                    ),
-                    witness=space.witness(depth, min(cannot)),
-                    marking=marking,
-                )
+    stuck = _shallowest(space, lambda m: m not in done)
+    if stuck is not None:
+        depth, packed = stuck
+        marking = space.marking(packed)
+        out.append(
+            F.Finding(
+                kind=F.Kind.OPTION_TO_COMPLETE,
+                severity=F.Severity.ERROR,
+                message=(
+                    f"the final marking {model.show_marking(final, net.places)} cannot be "
+                    f"reached from {model.show_marking(marking, net.places)}"
+                ),
+                witness=space.witness(depth, packed),
+                marking=marking,
             )
-            break
-    for depth, level in enumerate(space.levels):
-        beyond = [
-            m
-            for m in level
-            if m != target and all(space.marking(m).get(p, 0) >= n for p, n in final.items())
-        ]
-        if beyond:
-            marking = space.marking(min(beyond))
-            out.append(
-                F.Finding(
-                    kind=F.Kind.PROPER_COMPLETION,
-                    severity=F.Severity.ERROR,
-                    message=(
-                        f"the final marking is reached with other tokens left in "
-                        f"{model.show_marking(marking, net.places)}"
-                    ),
-                    witness=space.witness(depth, min(beyond)),
-                    marking=marking,
-                )
+        )
+    overfull = _shallowest(
+        space,
+        lambda m: m != target and all(space.marking(m).get(p, 0) >= n for p, n in final.items()),
+    )
+    if overfull is not None:
+        depth, packed = overfull
+        marking = space.marking(packed)
+        out.append(
+            F.Finding(
+                kind=F.Kind.PROPER_COMPLETION,
+                severity=F.Severity.ERROR,
+                message=(
+                    f"the final marking is reached with other tokens left in "
+                    f"{model.show_marking(marking, net.places)}"
+                ),
+                witness=space.witness(depth, packed),
+                marking=marking,
             )
-            break
+        )
     return out
+
+
+def _shallowest(space: explore.StateSpace, keep: Callable[[int], bool]) -> tuple[int, int] | None:
+    """The first marking, level by level, that ``keep`` accepts (so the one with the shortest
+    witness), as ``(depth, packed)``; None when there is none."""
+    for depth, level in enumerate(space.levels):
+        found = [m for m in level if keep(m)]
+        if found:
+            return depth, min(found)
+    return None
