@@ -38,22 +38,8 @@ FINISH_TIMEOUT = 120.0
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'chaos.db'}"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[tr.Engine]:
-    with tr.Engine(database_url) as engine:
-        yield engine
-
-
-@pytest.fixture
-def workers(tmp_path: Path, database_url: str, engine: tr.Engine) -> Iterator[Workers]:
-    workers = Workers(tmp_path, database_url, tmp_path / "side-effects.log", 0)
+def workers(tmp_path: Path, db_url: str, engine: tr.Engine) -> Iterator[Workers]:
+    workers = Workers(tmp_path, db_url, tmp_path / "side-effects.log", 0)
     # The flows live in their own module, loaded beside chaos_app (which their steps use).
     workers._command += ["--app", "chaos_flows"]
     for _ in range(WORKERS):

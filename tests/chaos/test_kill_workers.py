@@ -68,14 +68,6 @@ FINISH_TIMEOUT = 120.0
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'chaos.db'}"
-
-
-@pytest.fixture
 def scale(backend: str) -> Scale:
     return SCALES[backend]
 
@@ -86,16 +78,10 @@ def trace_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[tr.Engine]:
-    with tr.Engine(database_url) as engine:
-        yield engine
-
-
-@pytest.fixture
 def workers(
-    tmp_path: Path, database_url: str, trace_path: Path, engine: tr.Engine, scale: Scale
+    tmp_path: Path, db_url: str, trace_path: Path, engine: tr.Engine, scale: Scale
 ) -> Iterator[Workers]:
-    workers = Workers(tmp_path, database_url, trace_path, scale.workers)
+    workers = Workers(tmp_path, db_url, trace_path, scale.workers)
     try:
         yield workers
     finally:
@@ -159,9 +145,9 @@ def test_killed_workers_lose_no_run_and_double_only_steps_in_flight(
 
 
 def test_run_in_durable_sleep_and_wait_survives_kills_and_completes_once(
-    engine: tr.Engine, database_url: str, tmp_path: Path, trace_path: Path
+    engine: tr.Engine, db_url: str, tmp_path: Path, trace_path: Path
 ) -> None:
-    workers = Workers(tmp_path, database_url, trace_path, WORKERS)
+    workers = Workers(tmp_path, db_url, trace_path, WORKERS)
     try:
         sleep_and_wait(engine, workers, trace_path)
     finally:

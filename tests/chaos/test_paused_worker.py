@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import chaos_app
@@ -28,20 +27,6 @@ PAUSED_IN, HELD_AT = 2, 4
 """The step the first worker is paused in; the step at which the second waits meanwhile."""
 
 
-@pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'chaos.db'}"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[tr.Engine]:
-    with tr.Engine(database_url) as engine:
-        yield engine
-
-
 def executing(trace_path: Path, run_id: str, position: int, pid: int) -> bool:
     return any(
         (e.run_id, e.position, e.pid) == (run_id, position, pid)
@@ -50,11 +35,11 @@ def executing(trace_path: Path, run_id: str, position: int, pid: int) -> bool:
 
 
 def test_a_paused_workers_late_result_is_refused(
-    engine: tr.Engine, database_url: str, tmp_path: Path
+    engine: tr.Engine, db_url: str, tmp_path: Path
 ) -> None:
     trace_path, gates = tmp_path / "side-effects.log", tmp_path / "gates"
     gates.mkdir()
-    workers = Workers(tmp_path, database_url, trace_path, 1, env={chaos_app.GATES_ENV: str(gates)})
+    workers = Workers(tmp_path, db_url, trace_path, 1, env={chaos_app.GATES_ENV: str(gates)})
     try:
         first = workers.slots[0]
         wait_until(workers.ready, 30, "the first worker to start", workers)
@@ -66,7 +51,7 @@ def test_a_paused_workers_late_result_is_refused(
             f"the first worker to execute step {PAUSED_IN}",
             workers,
         )
-        paused_at = pause(first, database_url)
+        paused_at = pause(first, db_url)
         (gates / f"open-{PAUSED_IN}").touch()
         second = workers.add()
         wait_until(
