@@ -348,31 +348,54 @@ def test_transact_runs_a_deadlocks_victim_again(postgres_url: str) -> None:
     assert sorted(attempts) == [1, 2]
 
 
-def synchronous_commit(store: Store, *, in_transaction: bool) -> str:
-    """What a commit waits for: outside a transaction (``append``'s single statements) and
-    inside one."""
-    if in_transaction:
-        with store.transaction() as tx:
-            row = tx._connection.execute("SHOW synchronous_commit").fetchone()  # type: ignore[attr-defined]
+_COMMIT_PROBE = """
+CREATE TABLE commit_probe (setting text);
+CREATE FUNCTION commit_probe_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO commit_probe VALUES (current_setting('synchronous_commit'));
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commit_probe_at_commit AFTER INSERT OR UPDATE ON treadle_meta
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_probe_record();
+"""
+
+
+def commit_waits_for(store: Store, how: str) -> str:
+    """What a commit waits for, read at the commit itself (a deferred trigger runs there):
+    ``append``'s single statements and batches, a transaction, a non-durable one."""
+    store._alone(lambda c: c.execute(_COMMIT_PROBE.encode()))  # type: ignore[attr-defined]
+    meta = ("set_meta", {"key": "probe", "value": how})
+    if how == "append":
+        store.append([meta])
+    elif how == "append batch":
+        store.append([meta, meta])
     else:
-        row = store._alone(  # type: ignore[attr-defined]
-            lambda connection: connection.execute("SHOW synchronous_commit").fetchone()
-        )
-    return str(row["synchronous_commit"])
+        with store.transaction(durable=how == "transaction") as tx:
+            tx.execute(*meta)
+    rows = store._alone(  # type: ignore[attr-defined]
+        lambda c: c.execute(b"SELECT setting FROM commit_probe").fetchall()
+    )
+    store._alone(  # type: ignore[attr-defined]
+        lambda c: c.execute(b"DROP TABLE commit_probe; DROP FUNCTION commit_probe_record CASCADE")
+    )
+    assert len({row["setting"] for row in rows}) == 1, rows
+    return str(rows[0]["setting"])
 
 
 def test_journal_appends_do_not_wait_for_the_log_flush_and_transactions_do(
     store: Store,
 ) -> None:
-    assert synchronous_commit(store, in_transaction=False) == "off"
-    assert synchronous_commit(store, in_transaction=True) == "on"
+    assert commit_waits_for(store, "append") == "off"
+    assert commit_waits_for(store, "append batch") == "off"
+    assert commit_waits_for(store, "not durable") == "off"
+    assert commit_waits_for(store, "transaction") == "on"
 
 
 def test_synchronous_full_makes_every_commit_wait(postgres_url: str) -> None:
     store = urls.open_store(postgres_url + "?synchronous=full")
     try:
-        assert synchronous_commit(store, in_transaction=False) == "on"
-        assert synchronous_commit(store, in_transaction=True) == "on"
+        for how in ("append", "append batch", "not durable", "transaction"):
+            assert commit_waits_for(store, how) == "on"
         assert store.url == postgres_url  # the option is Treadle's, not the driver's
     finally:
         store.close()

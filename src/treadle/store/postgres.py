@@ -8,9 +8,7 @@ on SQLite. Treadle runs no consensus protocol of its own.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import operator
 import select
 import socket
 import threading
@@ -42,12 +40,10 @@ _COMMIT_NOTIFY = f"NOTIFY {CHANNEL}; COMMIT".encode()
 # commit flushes it too, the log being written in order): right for journal appends, which
 # a replay writes again. Every other transaction waits, as the server is configured to.
 _ASYNC_SESSION = b"SET synchronous_commit TO off"
-_BEGIN_WAITING = b"BEGIN; SET LOCAL synchronous_commit TO DEFAULT"
+_WAIT_FOR_FLUSH = b"SET LOCAL synchronous_commit TO DEFAULT;\n"
 SYNCHRONOUS_MODES = ("normal", "full")
 # A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
 DEAD_ROWS = 1000
-# Entering and leaving a pipeline costs about a round trip of its own: worth it from here.
-PIPELINE_FROM = 4
 DEAD_SHARE = 0.2
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 log = logging.getLogger("treadle.store")
@@ -93,40 +89,99 @@ def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
 
 
 class _Transaction:
-    __slots__ = ("_connection", "_sql")
+    """Statements inside one transaction on one connection.
 
-    def __init__(self, connection: psycopg.Connection[Row], sql: dict[str, str]) -> None:
+    The BEGIN and the statements whose outcome nobody waits for (``defer``) are held back
+    and sent with the next statement or with the COMMIT, all in one message: on this path
+    a round trip costs far more than binding the parameters in the client, which sending
+    several statements at once requires (the simple query protocol takes no parameters).
+    """
+
+    __slots__ = ("_begun", "_binder", "_connection", "_pending", "_sql", "_store")
+
+    def __init__(self, store: PostgresStore, connection: psycopg.Connection[Row], begin: bytes):
+        self._store = store
         self._connection = connection
-        self._sql = sql
+        self._sql = store._sql
+        self._binder = psycopg.ClientCursor(connection)
+        self._pending: list[bytes] = [begin]
+        self._begun = False
+
+    def _cursor(self, query: str, params: Params) -> psycopg.Cursor[Row]:
+        if not self._pending:
+            return self._connection.execute(self._sql[query], params or None)
+        return self._send([self._bind(query, params)])
+
+    def _bind(self, query: str, params: Params) -> bytes:
+        return self._binder.mogrify(self._sql[query], params or None).encode()
+
+    def _send(self, texts: list[bytes], *, commit: bool = False) -> psycopg.Cursor[Row]:
+        """The pending statements and ``texts`` in one message; the cursor is left at the
+        result of the first of ``texts``."""
+        pending, self._pending = self._pending, []
+        message = b";\n".join(pending + texts)
+        while True:
+            try:
+                cursor = self._connection.execute(message, prepare=False)
+                break
+            except psycopg.OperationalError as exc:
+                # A connection that died while idle shows it only when used. While the
+                # transaction has not begun, nothing was done and another connection may
+                # take over; never once a COMMIT went out (it may have committed).
+                if self._begun or commit or not self._connection.broken:
+                    raise
+                self._connection = self._store._replace(self._connection, exc)
+                self._binder = psycopg.ClientCursor(self._connection)
+        self._begun = True
+        self._store._outage.over()
+        for _ in pending:
+            cursor.nextset()
+        return cursor
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._send([])
+
+    def _commit(self, tail: bytes) -> None:
+        if self._begun or len(self._pending) > 1:  # else nothing was done: nothing to end
+            self._send([tail], commit=True)
+
+    def _rollback(self) -> None:
+        self._pending = []
+        if self._connection.info.transaction_status != _IDLE:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.execute(b"ROLLBACK", prepare=False)
+
+    def sql(self, text: bytes, params: Params = ()) -> psycopg.Cursor[Row]:
+        """Raw SQL inside the transaction, for schema work that no named query covers."""
+        self._flush()
+        return self._connection.execute(text, params or None)
 
     def execute(self, query: str, params: Params = ()) -> int:
-        return self._connection.execute(self._sql[query], params or None).rowcount
+        return self._cursor(query, params).rowcount
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
-        return self._connection.execute(self._sql[query], params or None).fetchone()
+        return self._cursor(query, params).fetchone()
 
     def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
-        return self._connection.execute(self._sql[query], params or None).fetchall()
+        return self._cursor(query, params).fetchall()
 
     def execute_many(self, query: str, rows: Sequence[Params]) -> None:
+        self._flush()
         with self._connection.cursor() as cursor:
             cursor.executemany(self._sql[query], rows)
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
-        """Run the statements in order and return the rows each changed; a long stretch of
-        one query goes in one pipeline (``executemany``), not a round trip per statement."""
-        counts: list[int] = []
-        for query, group in itertools.groupby(statements, key=operator.itemgetter(0)):
-            rows = [params for _, params in group]
-            if len(rows) < PIPELINE_FROM:
-                counts += [self.execute(query, params) for params in rows]
-                continue
-            with self._connection.cursor() as cursor:
-                cursor.executemany(self._sql[query], rows, returning=True)
-                counts.append(cursor.rowcount)
-                while cursor.nextset():
-                    counts.append(cursor.rowcount)
+        if not statements:
+            return []
+        cursor = self._send([self._bind(query, params) for query, params in statements])
+        counts = [cursor.rowcount]
+        while len(counts) < len(statements) and cursor.nextset():
+            counts.append(cursor.rowcount)
         return counts
+
+    def defer(self, statements: Sequence[Statement]) -> None:
+        self._pending += [self._bind(query, params) for query, params in statements]
 
 
 class PostgresStore:
@@ -160,7 +215,6 @@ class PostgresStore:
                 f"pool_size must be a whole number of at least 1, not {pool_size!r}"
             )
         self.synchronous = synchronous
-        self._begin_durable = _BEGIN_WAITING if synchronous == "normal" else _BEGIN
         self._dsn = url
         self.url = redact(url)
         self._sql = queries.load(DIALECT)
@@ -201,54 +255,50 @@ class PostgresStore:
             connection.execute(_ASYNC_SESSION, prepare=False)
 
     @contextlib.contextmanager
-    def _checkout(self, first: bytes | None) -> Iterator[psycopg.Connection[Row]]:
-        """A connection of the pool for this thread, with ``first`` (BEGIN) already run on
-        it, or the one this thread holds already (a block nested in another)."""
+    def _checkout(self) -> Iterator[psycopg.Connection[Row]]:
+        """A connection of the pool for this thread, or the one this thread holds already (a
+        block nested in another). A transaction may swap it for another (``_replace``)."""
         held: psycopg.Connection[Row] | None = getattr(self._local, "connection", None)
         if held is not None:
             yield held
             return
-        connection = self._ready(first)
-        self._local.connection = connection
+        self._local.connection = self._ready()
         try:
-            yield connection
+            yield self._local.connection
         finally:
-            self._local.connection = None
+            connection, self._local.connection = self._local.connection, None
             self._pool.putconn(connection)
 
-    def _ready(self, first: bytes | None) -> psycopg.Connection[Row]:
-        # A connection that died while idle (server restart, killed backend) shows it only
-        # when used: nothing has been done yet at BEGIN, so it is safe to take another.
-        while True:
-            try:
-                connection = self._pool.getconn()
-            except PoolTimeout as exc:
-                raise errors.DatabaseUnavailableError(
-                    f"cannot reach PostgreSQL at {self.url}: no connection for "
-                    f"{self._reconnect_timeout:g} s ({exc}); check that the server runs"
-                ) from exc
-            try:
-                if first is not None:
-                    connection.execute(first, prepare=False)
-            except psycopg.OperationalError as exc:
-                self._pool.putconn(connection)  # the pool drops a broken one
-                if not connection.broken:
-                    raise _translate(exc, self.url) from exc
-                self._outage.lost(exc)
-                self._pool.check()  # its idle siblings died with it: drop them all
-                continue
-            except psycopg.Error as exc:
-                self._pool.putconn(connection)
-                raise _translate(exc, self.url) from exc
-            self._outage.over()
-            return connection
+    def _ready(self) -> psycopg.Connection[Row]:
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as exc:
+            raise errors.DatabaseUnavailableError(
+                f"cannot reach PostgreSQL at {self.url}: no connection for "
+                f"{self._reconnect_timeout:g} s ({exc}); check that the server runs"
+            ) from exc
+
+    def _replace(
+        self, dead: psycopg.Connection[Row], exc: psycopg.OperationalError
+    ) -> psycopg.Connection[Row]:
+        """Another connection for this thread's block, in place of ``dead``."""
+        self._outage.lost(exc)
+        self._local.connection = None
+        self._pool.putconn(dead)  # the pool drops a broken one
+        self._pool.check()  # its idle siblings died with it: drop them all
+        connection = self._local.connection = self._ready()
+        return connection
 
     # -- transactions ------------------------------------------------------------------------
 
     def transaction(
-        self, *, notify: bool = False
+        self, *, notify: bool = False, durable: bool = True
     ) -> contextlib.AbstractContextManager[_Transaction]:
-        return self._transaction(self._begin_durable, _COMMIT_NOTIFY if notify else _COMMIT)
+        commit = _COMMIT_NOTIFY if notify else _COMMIT
+        if durable and self.synchronous == "normal":
+            # The session does not wait for the log flush (see _configure); this one does.
+            commit = _WAIT_FOR_FLUSH + commit
+        return self._transaction(_BEGIN, commit)
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
@@ -257,9 +307,8 @@ class PostgresStore:
         )
 
     def append(self, statements: Sequence[Statement]) -> list[int]:
-        # The session commits without waiting for the log flush (see _open), so a single
-        # statement is one round trip; several share a transaction that does not wait either,
-        # sent in a pipeline rather than one round trip each.
+        # The session commits without waiting for the log flush (see _configure), so a single
+        # statement is one round trip; several share a transaction that does not wait either.
         if len(statements) != 1:
             with self._transaction(_BEGIN) as tx:
                 return tx.execute_each(statements)
@@ -272,16 +321,19 @@ class PostgresStore:
     def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
         """``statement`` on a connection outside any transaction: it commits by itself."""
         for attempt in (1, 2):
-            with self._checkout(None) as connection:
+            with self._checkout() as connection:
                 try:
-                    return statement(connection)
+                    value = statement(connection)
                 except psycopg.OperationalError as exc:
-                    # Most likely it died while idle, as at BEGIN: once more on another.
+                    # Most likely it died while idle: once more on another.
                     if attempt == 2 or not connection.broken:
                         raise _translate(exc, self.url) from exc
                     self._outage.lost(exc)
                 except psycopg.Error as exc:
                     raise _translate(exc, self.url) from exc
+                else:
+                    self._outage.over()
+                    return value
             self._pool.check()
         raise AssertionError("unreachable: the second attempt returns or raises")
 
@@ -292,26 +344,28 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _transaction(self, begin: bytes, commit: bytes = _COMMIT) -> Iterator[_Transaction]:
-        if getattr(self._local, "connection", None) is not None:
+        held: _Transaction | None = getattr(self._local, "transaction", None)
+        if held is not None:
             # A block inside another (check_schema inside migrate) is part of it.
-            with self._checkout(None) as held:
-                yield _Transaction(held, self._sql)
+            yield held
             return
-        with self._checkout(begin) as connection:
+        with self._checkout() as connection:
+            tx = self._local.transaction = _Transaction(self, connection, begin)
             try:
-                yield _Transaction(connection, self._sql)
-            except BaseException as exc:
-                with contextlib.suppress(psycopg.Error):
-                    connection.execute(b"ROLLBACK", prepare=False)
-                if isinstance(exc, psycopg.Error):
+                try:
+                    yield tx
+                except BaseException as exc:
+                    tx._rollback()
+                    if isinstance(exc, psycopg.Error):
+                        raise _translate(exc, self.url) from exc
+                    raise
+                try:
+                    tx._commit(commit)
+                except psycopg.Error as exc:
+                    tx._rollback()
                     raise _translate(exc, self.url) from exc
-                raise
-            try:
-                connection.execute(commit, prepare=False)
-            except psycopg.Error as exc:
-                with contextlib.suppress(psycopg.Error):
-                    connection.execute(b"ROLLBACK", prepare=False)
-                raise _translate(exc, self.url) from exc
+            finally:
+                self._local.transaction = None
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -320,12 +374,11 @@ class PostgresStore:
             return self._version(tx)
 
     def _version(self, tx: _Transaction) -> int | None:
-        connection = tx._connection
         tables = {
             row["table_name"]
-            for row in connection.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()"
+            for row in tx.sql(
+                b"SELECT table_name FROM information_schema.tables "
+                b"WHERE table_schema = current_schema()"
             ).fetchall()
         }
         if "treadle_meta" not in tables:
@@ -361,14 +414,14 @@ class PostgresStore:
         with self.transaction() as tx:
             # Two processes migrating at once take turns here, and the second sees the work
             # of the first.
-            tx._connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            tx.sql(b"SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             before = self._version(tx) or 0
             if before > latest:
                 self.check_schema()
             for version, script in migrations.scripts(DIALECT):
                 if version > before:
                     for statement in migrations.statements(script):
-                        tx._connection.execute(statement.encode())
+                        tx.sql(statement.encode())
                     tx.execute("set_meta", {"key": "schema_version", "value": str(version)})
         return before, latest
 
@@ -404,7 +457,7 @@ class PostgresStore:
         as the day goes on. It runs from the worker's housekeeping thread, on a connection of
         its own, so a vacuum never holds up the store's transactions.
         """
-        with self._checkout(None) as connection:
+        with self._checkout() as connection:
             try:
                 for row in connection.execute(self._sql["dead_rows"]).fetchall():
                     if row["dead"] > max(DEAD_ROWS, row["live"] * DEAD_SHARE):

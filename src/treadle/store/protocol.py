@@ -36,7 +36,17 @@ class Transaction(Protocol):
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         """Run statements that do not depend on each other's outcome, in order, and return
-        how many rows each changed (PostgreSQL sends them in one pipeline)."""
+        how many rows each changed (PostgreSQL sends them in one round trip)."""
+        ...
+
+    def defer(self, statements: Sequence[Statement]) -> None:
+        """Run statements whose outcome nobody needs, in order, before the next statement of
+        this transaction or its commit, whichever comes first.
+
+        PostgreSQL sends them along with that next statement or with the COMMIT, in the same
+        round trip. A failure among them fails the statement or the commit they went with,
+        and the transaction with it.
+        """
         ...
 
 
@@ -46,12 +56,15 @@ class Store(Protocol):
     dialect: str
 
     def transaction(
-        self, *, notify: bool = False
+        self, *, notify: bool = False, durable: bool = True
     ) -> contextlib.AbstractContextManager[Transaction]:
         """A read-write transaction, committed when the block ends without an error.
 
         ``notify`` tells listening processes, as ``notify()`` does, once it has committed
-        (on PostgreSQL in the same round trip as the commit).
+        (on PostgreSQL in the same round trip as the commit). ``durable=False`` lets the
+        commit return before the database has flushed it to disk, as journal appends do (see
+        ``append``): for a change that a crash of the database server may undo without harm,
+        because nobody outside has been told of it and the next durable commit flushes it.
         """
         ...
 

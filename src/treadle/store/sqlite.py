@@ -87,6 +87,10 @@ class _Transaction:
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         return [self.execute(query, params) for query, params in statements]
 
+    def defer(self, statements: Sequence[Statement]) -> None:
+        # In-process: nothing to save by waiting.
+        self.execute_each(statements)
+
 
 class SQLiteStore:
     """A Treadle database in one SQLite file.
@@ -150,7 +154,9 @@ class SQLiteStore:
             )
 
     @contextlib.contextmanager
-    def transaction(self, *, notify: bool = False) -> Iterator[_Transaction]:
+    def transaction(self, *, notify: bool = False, durable: bool = True) -> Iterator[_Transaction]:
+        # ``durable`` changes nothing here: with synchronous=NORMAL no commit waits for the
+        # disk, and with FULL every one should.
         with self._lock:
             connection = self._connection
             self._begin(connection)
