@@ -121,7 +121,6 @@ class Execution:
             result=result,
             error=error,
             lease=lease,
-            parentless=self.run["parent_id"] is None,
         )
         if not await self._commits.submit(finish, notify=True):
             log.info(
@@ -136,7 +135,7 @@ class Execution:
         def suspend(tx: Transaction) -> bool:
             if not ops.holds(tx, lease):
                 return False
-            tx.execute("set_status", {"id": lease.run_id, "status": "waiting", "now": now})
+            tx.defer([("set_status", {"id": lease.run_id, "status": "waiting", "now": now})])
             ops.append(tx, lease.run_id, EventKind.RUN_WAITING, now)
             if not tx.execute("delete_task_unless_woken", lease.params()):
                 # Something arrived while we ran (a signal, a fired timer): go round again.

@@ -60,17 +60,21 @@ class GroupCommit:
         self._appends: list[tuple[Statement, Committed[int]]] = []
         self._scheduled = False
         self._notify_after = False
+        self._durable = False
 
     def submit(
-        self, operation: Callable[[Transaction], T], *, notify: bool = False
+        self, operation: Callable[[Transaction], T], *, notify: bool = False, durable: bool = True
     ) -> Committed[T]:
         """Queue ``operation`` for the next commit; await the result for its return value.
 
-        ``notify`` wakes other processes (workers, waiting clients) when the batch commits.
+        ``notify`` wakes other processes (workers, waiting clients) when the batch commits;
+        the batch waits for the disk (``Store.transaction``'s ``durable``) if any of its
+        operations asks to.
         """
         committed: Committed[T] = Committed()
         self._operations.append((operation, committed))
         self._notify_after = self._notify_after or notify
+        self._durable = self._durable or durable
         self._schedule()
         return committed
 
@@ -94,6 +98,7 @@ class GroupCommit:
         operations, self._operations = self._operations, []
         appends, self._appends = self._appends, []
         notify, self._notify_after = self._notify_after, False
+        durable, self._durable = self._durable, False
         self._scheduled = False
         store = self._store
         if appends:
@@ -106,9 +111,12 @@ class GroupCommit:
             self._commit(
                 operations,
                 lambda: transact.run(
-                    store, lambda tx: [op(tx) for op, _ in operations], notify=notify
+                    store,
+                    lambda tx: [op(tx) for op, _ in operations],
+                    notify=notify,
+                    durable=durable,
                 ),
-                lambda operation: transact.run(store, operation, notify=notify),
+                lambda operation: transact.run(store, operation, notify=notify, durable=durable),
             )
 
     @staticmethod

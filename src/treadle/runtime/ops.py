@@ -91,7 +91,12 @@ def to_event(row: Row) -> Event:
 
 
 def append(tx: Transaction, run_id: str, kind: EventKind, now: float, **fields: Any) -> None:
-    tx.execute("insert_event", event_row(run_id, kind, now, **fields))
+    tx.defer([("insert_event", event_row(run_id, kind, now, **fields))])
+
+
+def wake(tx: Transaction, run_id: str, now: float) -> None:
+    """Give the run a task (or mark its task woken) so that a worker looks at it again."""
+    tx.defer([("wake_run", {"run_id": run_id, "now": now})])
 
 
 def holds(tx: Transaction, lease: Lease) -> bool:
@@ -107,7 +112,7 @@ def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
     if run.parent_id is not None:
         data["parent_id"] = run.parent_id
     append(tx, run.id, EventKind.RUN_CREATED, now, data=data)
-    tx.execute("wake_run", {"run_id": run.id, "now": now})
+    wake(tx, run.id, now)
     return None
 
 
@@ -131,12 +136,10 @@ def finish_run(
     result: str | None = None,
     error: dict[str, Any] | None = None,
     lease: Lease | None = None,
-    parentless: bool = False,
 ) -> bool:
     """Move an unfinished run to a final status, cancel its children, tell its parent.
 
-    With a ``lease``, only while that lease holds; ``parentless`` says the run is known to
-    have no parent, which saves looking.
+    With a ``lease``, only while that lease holds.
     """
     error_text = None if error is None else codec.encode(error, "the run's error")
     params = {
@@ -147,19 +150,19 @@ def finish_run(
         "now": now,
     }
     if lease is None:
-        changed = tx.execute("finish_run", params)
+        finished = tx.fetch_one("finish_run", params)
     else:
-        changed = tx.execute(
+        finished = tx.fetch_one(
             "finish_run_fenced", params | {"epoch": lease.epoch, "owner": lease.owner}
         )
-    if not changed:
+    if finished is None:
         return False
     data: dict[str, Any] | None = None
     if result is not None:
         data = {"result": codec.decode(result)}
     elif error is not None:
         data = {"error": error}
-    tx.execute_each(
+    tx.defer(
         [
             ("insert_event", event_row(run_id, _FINISH_EVENT[new_status], now, data=data)),
             ("delete_task", {"run_id": run_id}),
@@ -178,11 +181,8 @@ def finish_run(
                     "message": f"parent run {run_id} {new_status.value.replace('_', ' ')}",
                 },
             )
-    if parentless:
-        return True
-    run = tx.fetch_one("get_run", {"id": run_id})
-    if run is not None and run["parent_id"] is not None:
-        tell_parent(tx, run, now)
+    if finished["parent_id"] is not None:
+        tell_parent(tx, finished, now)
     return True
 
 
@@ -205,7 +205,7 @@ def tell_parent(tx: Transaction, child: Row, now: float) -> None:
         name=child["workflow"],
         data=outcome,
     )
-    tx.execute("wake_run", {"run_id": child["parent_id"], "now": now})
+    wake(tx, child["parent_id"], now)
 
 
 def cancel_child(tx: Transaction, child_id: str, parent_id: str, now: float) -> bool:
@@ -238,7 +238,7 @@ def signal(tx: Transaction, run_id: str, name: str, payload: str, now: float) ->
         name=name,
         data={"payload": codec.decode(payload)},
     )
-    tx.execute("wake_run", {"run_id": run_id, "now": now})
+    wake(tx, run_id, now)
 
 
 def cancel(tx: Transaction, run_id: str, now: float) -> None:
@@ -267,14 +267,14 @@ def retry(tx: Transaction, run_id: str, now: float, deadline: float | None) -> N
         )
     tx.execute("reopen_run", {"id": run_id, "now": now, "deadline": deadline})
     append(tx, run_id, EventKind.RUN_RETRIED, now, data={"previous_status": run["status"]})
-    tx.execute("wake_run", {"run_id": run_id, "now": now})
+    wake(tx, run_id, now)
 
 
 def fire_timer(tx: Transaction, run_id: str, position: int, now: float) -> bool:
     if not tx.execute("delete_timer", {"run_id": run_id, "position": position}):
         return False  # another process fired it first
     append(tx, run_id, EventKind.TIMER_FIRED, now, position=position)
-    tx.execute("wake_run", {"run_id": run_id, "now": now})
+    wake(tx, run_id, now)
     return True
 
 
@@ -311,9 +311,10 @@ def claim(
     )
     if not rows:
         return []
-    started = tx.execute_each([("start_run", {"id": row["run_id"], "now": now}) for row in rows])
-    epochs = {row["run_id"]: row["epoch"] for row, ok in zip(rows, started, strict=True) if ok}
-    tx.execute_each(
+    claimed = codec.encode([row["run_id"] for row in rows], "run ids")
+    runs = {run["id"]: run for run in tx.fetch_all("start_runs", {"ids": claimed, "now": now})}
+    epochs = {row["run_id"]: row["epoch"] for row in rows if row["run_id"] in runs}
+    tx.defer(
         [
             (
                 "insert_event",
@@ -333,13 +334,11 @@ def claim(
     )
     if not epochs:
         return []
-    ids = codec.encode(list(epochs), "run ids")
-    runs = {row["id"]: row for row in tx.fetch_all("get_runs", {"ids": ids})}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}
-    for row in tx.fetch_all("histories", {"ids": ids}):
+    started = codec.encode(list(epochs), "run ids")
+    for row in tx.fetch_all("histories", {"ids": started}):
         events[row["run_id"]].append(to_event(row))
     return [
         Claimed(Lease(run_id, epoch, owner), runs[run_id], events[run_id])
         for run_id, epoch in epochs.items()
-        if run_id in runs
     ]

@@ -193,7 +193,9 @@ class Worker:
                         lease_seconds=options.lease_seconds,
                     )
                     try:
-                        claimed = await self._commits.submit(claim)
+                        # Not durable: a claim that a crash of the database undoes leaves the
+                        # run to be claimed again, and this worker's writes under it fenced.
+                        claimed = await self._commits.submit(claim, durable=False)
                     except errors.StoreError as exc:
                         # The database is away (restarting, say): keep the runs we hold,
                         # look again after a pause; the store reconnects by itself.
@@ -293,9 +295,9 @@ class Worker:
 
         def hand_back(tx: Transaction) -> None:
             now = self._clock()
-            tx.execute("set_status", {"id": run["id"], "status": "waiting", "now": now})
+            tx.defer([("set_status", {"id": run["id"], "status": "waiting", "now": now})])
             ops.append(tx, run["id"], EventKind.RUN_WAITING, now, data={"reason": reason})
-            tx.execute("release_task", params)
+            tx.defer([("release_task", params)])
 
         self._commits.submit(hand_back)
 

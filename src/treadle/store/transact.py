@@ -22,13 +22,19 @@ ATTEMPTS = 5
 log = logging.getLogger("treadle.store")
 
 
-def run(store: Store, operation: Callable[[Transaction], T], *, notify: bool = False) -> T:
+def run(
+    store: Store,
+    operation: Callable[[Transaction], T],
+    *,
+    notify: bool = False,
+    durable: bool = True,
+) -> T:
     """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
-    act only through ``tx`` (a rolled-back attempt then leaves no trace). ``notify`` as in
-    ``Store.transaction``."""
+    act only through ``tx`` (a rolled-back attempt then leaves no trace). ``notify`` and
+    ``durable`` as in ``Store.transaction``."""
 
     def in_transaction() -> T:
-        with store.transaction(notify=notify) as tx:
+        with store.transaction(notify=notify, durable=durable) as tx:
             return operation(tx)
 
     return _again_after_conflicts(in_transaction)

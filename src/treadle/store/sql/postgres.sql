@@ -55,9 +55,12 @@ SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
 -- name: histories
 SELECT * FROM history WHERE run_id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb))) ORDER BY id
 
--- name: start_run
+-- name: start_runs
+-- The claimed runs that have not finished meanwhile, as they are now.
 UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
-WHERE id = %(id)s AND status IN ('pending', 'waiting', 'running')
+WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
+  AND status IN ('pending', 'waiting', 'running')
+RETURNING *
 
 -- name: set_status
 -- Never moves a finished run: its end may have committed since this transaction looked.
@@ -68,6 +71,7 @@ WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
 UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, finished_at = %(now)s,
                 updated_at = %(now)s
 WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
+RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: finish_run_fenced
 -- finish_run by the worker that holds the run's lease, checked in the same statement (the
@@ -78,6 +82,7 @@ WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
   AND EXISTS (
     SELECT 1 FROM tasks WHERE run_id = %(id)s AND epoch = %(epoch)s AND owner = %(owner)s
     FOR SHARE)
+RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,

@@ -44,9 +44,11 @@ SELECT * FROM history WHERE run_id = :run_id ORDER BY id
 -- name: histories
 SELECT * FROM history WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 
--- name: start_run
+-- name: start_runs
+-- The claimed runs that have not finished meanwhile, as they are now.
 UPDATE runs SET status = 'running', started_at = coalesce(started_at, :now), updated_at = :now
-WHERE id = :id AND status IN ('pending', 'waiting', 'running')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('pending', 'waiting', 'running')
+RETURNING *
 
 -- name: set_status
 UPDATE runs SET status = :status, updated_at = :now WHERE id = :id
@@ -55,6 +57,7 @@ UPDATE runs SET status = :status, updated_at = :now WHERE id = :id
 UPDATE runs SET status = :status, result = :result, error = :error, finished_at = :now,
                 updated_at = :now
 WHERE id = :id AND status IN ('pending', 'running', 'waiting')
+RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: finish_run_fenced
 -- finish_run by the worker that holds the run's lease, checked in the same statement.
@@ -62,6 +65,7 @@ UPDATE runs SET status = :status, result = :result, error = :error, finished_at 
                 updated_at = :now
 WHERE id = :id AND status IN ('pending', 'running', 'waiting')
   AND EXISTS (SELECT 1 FROM tasks WHERE run_id = :id AND epoch = :epoch AND owner = :owner)
+RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
