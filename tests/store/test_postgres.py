@@ -366,9 +366,11 @@ def commit_waits_for(store: Store, how: str) -> str:
     store._alone(lambda c: c.execute(_COMMIT_PROBE.encode()))  # type: ignore[attr-defined]
     meta = ("set_meta", {"key": "probe", "value": how})
     if how == "append":
-        store.append([meta])
+        store.write([meta], durable=False)
     elif how == "append batch":
-        store.append([meta, meta])
+        store.write([meta, meta], durable=False)
+    elif how == "write":
+        store.write([meta, meta])
     else:
         with store.transaction(durable=how == "transaction") as tx:
             tx.execute(*meta)
@@ -389,12 +391,13 @@ def test_journal_appends_do_not_wait_for_the_log_flush_and_transactions_do(
     assert commit_waits_for(store, "append batch") == "off"
     assert commit_waits_for(store, "not durable") == "off"
     assert commit_waits_for(store, "transaction") == "on"
+    assert commit_waits_for(store, "write") == "on"
 
 
 def test_synchronous_full_makes_every_commit_wait(postgres_url: str) -> None:
     store = urls.open_store(postgres_url + "?synchronous=full")
     try:
-        for how in ("append", "append batch", "not durable", "transaction"):
+        for how in ("append", "append batch", "not durable", "transaction", "write"):
             assert commit_waits_for(store, how) == "on"
         assert store.url == postgres_url  # the option is Treadle's, not the driver's
     finally:

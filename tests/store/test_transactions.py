@@ -27,6 +27,7 @@ def new_run(id: str, now: float = 1.0) -> dict[str, object]:
         "input": '{"args":[],"kwargs":{}}',
         "now": now,
         "deadline": None,
+        "data": None,
     }
 
 
@@ -40,7 +41,7 @@ def store(db_url: str) -> Iterator[Store]:
 
 def test_commit_keeps_the_writes(store: Store) -> None:
     with store.transaction() as tx:
-        assert tx.execute("insert_run", new_run("a")) == 1
+        assert tx.execute("create_run", new_run("a")) == 1
     with store.transaction() as tx:
         row = tx.fetch_one("get_run", {"id": "a"})
     assert row is not None and row["status"] == "pending"
@@ -51,7 +52,7 @@ def test_an_error_rolls_the_transaction_back(store: Store) -> None:
         pass
 
     with pytest.raises(Boom), store.transaction() as tx:
-        tx.execute("insert_run", new_run("b"))
+        tx.execute("create_run", new_run("b"))
         tx.execute(
             "insert_event",
             {
@@ -70,12 +71,12 @@ def test_an_error_rolls_the_transaction_back(store: Store) -> None:
         assert tx.fetch_all("history", {"run_id": "b"}) == []
     # The store is still usable after the rollback.
     with store.transaction() as tx:
-        assert tx.execute("insert_run", new_run("b")) == 1
+        assert tx.execute("create_run", new_run("b")) == 1
 
 
 def test_a_base_exception_rolls_back_too(store: Store) -> None:
     with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
-        tx.execute("insert_run", new_run("c"))
+        tx.execute("create_run", new_run("c"))
         raise KeyboardInterrupt()
     with store.transaction() as tx:
         assert tx.fetch_one("get_run", {"id": "c"}) is None
@@ -83,7 +84,7 @@ def test_a_base_exception_rolls_back_too(store: Store) -> None:
 
 def test_snapshot_sees_committed_rows(store: Store) -> None:
     with store.transaction() as tx:
-        tx.execute("insert_run", new_run("d"))
+        tx.execute("create_run", new_run("d"))
     with store.snapshot() as tx:
         assert [row["id"] for row in tx.fetch_all("get_runs", {"ids": '["d","zz"]'})] == ["d"]
 
@@ -98,14 +99,10 @@ WRITER = textwrap.dedent(
     for i in range(count):
         run_id = f"{name}-{i}"
         with store.transaction() as tx:
-            tx.execute("insert_run", {
+            tx.execute("create_run", {
                 "id": run_id, "workflow": "wf", "version": "1", "queue": "default",
                 "priority": 0, "parent_id": None, "parent_position": None,
-                "input": "{}", "now": float(i), "deadline": None,
-            })
-            tx.execute("insert_event", {
-                "run_id": run_id, "kind": "run_created", "at": float(i), "position": None,
-                "name": None, "attempt": None, "data": None,
+                "input": "{}", "now": float(i), "deadline": None, "data": None,
             })
     store.close()
     """
@@ -136,15 +133,15 @@ def test_several_processes_write_to_one_database(store: Store, db_url: str) -> N
 
 def test_appends_commit_and_report_the_rows_each_changed(store: Store) -> None:
     with store.transaction() as tx:
-        tx.execute("insert_run", new_run("journal"))
-    assert store.append([("insert_run", new_run("journal"))]) == [0]  # the id exists
-    assert store.append(
+        tx.execute("create_run", new_run("journal"))
+    assert store.write([("create_run", new_run("journal"))]) == [0]  # the id exists
+    assert store.write(
         [
-            ("insert_run", new_run("j1")),
-            ("insert_run", new_run("journal")),
-            ("insert_run", new_run("j2")),
+            ("create_run", new_run("j1")),
+            ("create_run", new_run("journal")),
+            ("create_run", new_run("j2")),
             ("set_meta", {"key": "note", "value": "appended"}),
-            ("insert_run", new_run("j1")),
+            ("create_run", new_run("j1")),
         ]
     ) == [1, 0, 1, 1, 0]
     with store.snapshot() as tx:

@@ -142,8 +142,9 @@ class Engine:
             input=input_text,
             deadline=now + definition.timeout if definition.timeout else None,
         )
-        existing = transact.run(self._store, lambda tx: ops.create_run(tx, run, now), notify=True)
-        if existing is not None:
+        (created,) = transact.write(self._store, [ops.new_run(run, now)], notify=True)
+        if not created:
+            existing = ops.get_run(self._store, run_id)
             if existing["workflow"] != definition.name:
                 raise errors.RunConflictError(
                     f"run id {run_id!r} is taken by a run of workflow {existing['workflow']!r}; "

@@ -13,7 +13,7 @@ from treadle import errors
 from treadle.core import codec, status
 from treadle.core.history import Event, EventKind
 from treadle.core.status import RunStatus
-from treadle.store.protocol import Reader, Row, Transaction
+from treadle.store.protocol import Reader, Row, Statement, Transaction
 
 _FINISH_EVENT = {
     RunStatus.SUCCEEDED: EventKind.RUN_SUCCEEDED,
@@ -103,16 +103,23 @@ def holds(tx: Transaction, lease: Lease) -> bool:
     return tx.fetch_one("holds_lease", lease.params()) is not None
 
 
-def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
-    """Insert the run and its task; return the existing row instead when the id is taken."""
-    params = {field: getattr(run, field) for field in _RUN_FIELDS} | {"now": now}
-    if tx.execute("insert_run", params) == 0:
-        return tx.fetch_one("get_run", {"id": run.id})
+def new_run(run: NewRun, now: float) -> Statement:
+    """The statement that inserts the run, its ``run_created`` event and its task, or
+    changes nothing when the id is taken."""
     data = {"workflow": run.workflow, "version": run.version, "queue": run.queue}
     if run.parent_id is not None:
         data["parent_id"] = run.parent_id
-    append(tx, run.id, EventKind.RUN_CREATED, now, data=data)
-    wake(tx, run.id, now)
+    params = {field: getattr(run, field) for field in _RUN_FIELDS}
+    return (
+        "create_run",
+        params | {"now": now, "data": codec.encode(data, "the run_created event")},
+    )
+
+
+def create_run(tx: Transaction, run: NewRun, now: float) -> Row | None:
+    """Insert the run and its task; return the existing row instead when the id is taken."""
+    if tx.execute(*new_run(run, now)) == 0:
+        return tx.fetch_one("get_run", {"id": run.id})
     return None
 
 

@@ -88,6 +88,20 @@ def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
     return errors.StoreError(f"PostgreSQL error on {url}: {text}")
 
 
+def _still_open(connection: psycopg.Connection[Row]) -> bool:
+    """Whether an idle connection is still open, as far as can be told without a round trip:
+    a server that ends a connection (shutting down, terminating a backend) says so, and its
+    words or the end of the stream wait on the socket. One system call when all is well."""
+    try:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+        if not readable:
+            return True
+        connection.pgconn.consume_input()
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return connection.pgconn.status == psycopg.pq.ConnStatus.OK
+
+
 class _Transaction:
     """Statements inside one transaction on one connection.
 
@@ -172,9 +186,12 @@ class _Transaction:
             cursor.executemany(self._sql[query], rows)
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
-        if not statements:
-            return []
-        cursor = self._send([self._bind(query, params) for query, params in statements])
+        return self._each(statements) if statements else []
+
+    def _each(self, statements: Sequence[Statement], *, then: bytes | None = None) -> list[int]:
+        """``execute_each``, and with ``then`` (a COMMIT) in the same message."""
+        texts = [self._bind(query, params) for query, params in statements]
+        cursor = self._send([*texts, then] if then else texts, commit=then is not None)
         counts = [cursor.rowcount]
         while len(counts) < len(statements) and cursor.nextset():
             counts.append(cursor.rowcount)
@@ -270,13 +287,21 @@ class PostgresStore:
             self._pool.putconn(connection)
 
     def _ready(self) -> psycopg.Connection[Row]:
-        try:
-            return self._pool.getconn()
-        except PoolTimeout as exc:
-            raise errors.DatabaseUnavailableError(
-                f"cannot reach PostgreSQL at {self.url}: no connection for "
-                f"{self._reconnect_timeout:g} s ({exc}); check that the server runs"
-            ) from exc
+        while True:
+            try:
+                connection = self._pool.getconn()
+            except PoolTimeout as exc:
+                raise errors.DatabaseUnavailableError(
+                    f"cannot reach PostgreSQL at {self.url}: no connection for "
+                    f"{self._reconnect_timeout:g} s ({exc}); check that the server runs"
+                ) from exc
+            if _still_open(connection):
+                return connection
+            # The server closed it while it idled (a restart, say): nothing was sent on it
+            # yet, so even a message that ends in COMMIT can go on another.
+            self._outage.lost(psycopg.OperationalError("the server closed an idle connection"))
+            self._pool.putconn(connection)  # the pool drops a broken one
+            self._pool.check()  # its idle siblings died with it: drop them all
 
     def _replace(
         self, dead: psycopg.Connection[Row], exc: psycopg.OperationalError
@@ -294,11 +319,14 @@ class PostgresStore:
     def transaction(
         self, *, notify: bool = False, durable: bool = True
     ) -> contextlib.AbstractContextManager[_Transaction]:
+        return self._transaction(_BEGIN, self._commit_text(notify=notify, durable=durable))
+
+    def _commit_text(self, *, notify: bool, durable: bool) -> bytes:
         commit = _COMMIT_NOTIFY if notify else _COMMIT
         if durable and self.synchronous == "normal":
             # The session does not wait for the log flush (see _configure); this one does.
             commit = _WAIT_FOR_FLUSH + commit
-        return self._transaction(_BEGIN, commit)
+        return commit
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
@@ -306,20 +334,38 @@ class PostgresStore:
             lambda connection: connection.execute(self._sql[query], params or None).fetchone()
         )
 
-    def append(self, statements: Sequence[Statement]) -> list[int]:
-        # The session commits without waiting for the log flush (see _configure), so a single
-        # statement is one round trip; several share a transaction that does not wait either.
-        if len(statements) != 1:
-            with self._transaction(_BEGIN) as tx:
-                return tx.execute_each(statements)
-        ((query, params),) = statements
-        # Should the connection die after the commit rather than while idle, the second try
-        # finds the row there and reports 0, which the caller takes for a lost lease: the run
-        # is replayed elsewhere, nothing is lost.
-        return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
+    def write(
+        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+    ) -> list[int]:
+        held: _Transaction | None = getattr(self._local, "transaction", None)
+        if held is not None:
+            return held.execute_each(statements)  # part of the block this thread is in
+        commit = self._commit_text(notify=notify, durable=durable)
+        if len(statements) == 1 and commit == _COMMIT:
+            # A journal append: the session commits without waiting for the log flush (see
+            # _configure), so a statement on its own is its own transaction.
+            ((query, params),) = statements
+            return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
+
+        def in_one_message(connection: psycopg.Connection[Row]) -> list[int]:
+            tx = _Transaction(self, connection, _BEGIN)
+            try:
+                return tx._each(statements, then=commit)
+            except psycopg.Error:
+                tx._rollback()
+                raise
+
+        return self._alone(in_one_message)
 
     def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
-        """``statement`` on a connection outside any transaction: it commits by itself."""
+        """``statement`` on a connection outside any transaction: it commits by itself.
+
+        Should the connection die on the way, it runs again on another, so it must be safe
+        to repeat: whatever ``write`` is given is (a run's creation finds its id taken and
+        reports no row changed, which is the existing run's answer; a journal row found
+        there reports 0, which the caller takes for a lost lease and the run is replayed
+        elsewhere), and reads are.
+        """
         for attempt in (1, 2):
             with self._checkout() as connection:
                 try:

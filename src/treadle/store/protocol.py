@@ -73,14 +73,16 @@ class Store(Protocol):
         first row."""
         ...
 
-    def append(self, statements: Sequence[Statement]) -> list[int]:
-        """Run journal writes (rows a replay would write again if they were lost) and return
-        how many rows each changed.
+    def write(
+        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+    ) -> list[int]:
+        """Run statements that do not depend on each other's outcome in one transaction,
+        commit it, and return how many rows each changed (PostgreSQL: one round trip).
 
-        The statements commit together or, where the backend finds it cheaper, each on its
-        own; a backend may return before the database has flushed them to disk, so a crash
-        of the database server (never of a Treadle process) can lose the last ones. A later
-        ``transaction`` commit makes them durable too.
+        ``notify`` and ``durable`` as in ``transaction``. Journal writes (rows a replay
+        would write again if they were lost) pass ``durable=False``: a crash of the database
+        server (never of a Treadle process) can then lose the last ones, and a later durable
+        commit makes them durable too.
         """
         ...
 

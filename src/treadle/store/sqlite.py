@@ -63,15 +63,30 @@ def _statements(script: str) -> list[str]:
     return found
 
 
-class _Transaction:
-    __slots__ = ("_connection", "_sql")
+def _scripts(sql: dict[str, str]) -> dict[str, list[str]]:
+    """The named queries that hold several statements (where PostgreSQL has one with a
+    writable WITH), split into them."""
+    return {name: parts for name, text in sql.items() if len(parts := _statements(text + ";")) > 1}
 
-    def __init__(self, connection: sqlite3.Connection, sql: dict[str, str]) -> None:
+
+class _Transaction:
+    __slots__ = ("_connection", "_scripts", "_sql")
+
+    def __init__(
+        self, connection: sqlite3.Connection, sql: dict[str, str], scripts: dict[str, list[str]]
+    ) -> None:
         self._connection = connection
         self._sql = sql
+        self._scripts = scripts
 
     def execute(self, query: str, params: Params = ()) -> int:
-        return self._connection.execute(self._sql[query], params).rowcount
+        script = self._scripts.get(query)
+        if script is None:
+            return self._connection.execute(self._sql[query], params).rowcount
+        # In order, with the same parameters; the last statement's count is the query's.
+        for statement in script[:-1]:
+            self._connection.execute(statement, params)
+        return self._connection.execute(script[-1], params).rowcount
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         row: Row | None = self._connection.execute(self._sql[query], params).fetchone()
@@ -113,6 +128,7 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._busy_timeout = busy_timeout
         self._sql = queries.load(DIALECT)
+        self._scripts = _scripts(self._sql)
         self._lock = threading.RLock()
         self._notifier: wakeup.Notifier | None = None
         folder = os.path.dirname(os.path.abspath(path))
@@ -161,7 +177,7 @@ class SQLiteStore:
             connection = self._connection
             self._begin(connection)
             try:
-                yield _Transaction(connection, self._sql)
+                yield _Transaction(connection, self._sql, self._scripts)
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
@@ -179,10 +195,10 @@ class SQLiteStore:
         with self.snapshot() as tx:
             return tx.fetch_one(query, params)
 
-    def append(self, statements: Sequence[Statement]) -> list[int]:
-        # One ordinary transaction: in WAL mode with synchronous=NORMAL a commit does not wait
-        # for the disk anyway, and with FULL every commit should.
-        with self.transaction() as tx:
+    def write(
+        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+    ) -> list[int]:
+        with self.transaction(notify=notify, durable=durable) as tx:
             return tx.execute_each(statements)
 
     def _begin(self, connection: sqlite3.Connection) -> None:
@@ -212,7 +228,7 @@ class SQLiteStore:
             connection = self._connection
             try:
                 connection.execute("BEGIN")
-                yield _Transaction(connection, self._sql)
+                yield _Transaction(connection, self._sql, self._scripts)
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
             finally:

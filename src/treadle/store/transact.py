@@ -40,9 +40,16 @@ def run(
     return _again_after_conflicts(in_transaction)
 
 
+def write(
+    store: Store, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+) -> list[int]:
+    """``store.write(...)``, run again after a conflict (which wrote nothing)."""
+    return _again_after_conflicts(lambda: store.write(statements, notify=notify, durable=durable))
+
+
 def append(store: Store, statements: Sequence[Statement]) -> list[int]:
-    """``store.append(statements)``, run again after a conflict (which wrote nothing)."""
-    return _again_after_conflicts(lambda: store.append(statements))
+    """Journal writes (see ``Store.write``): committed without waiting for the disk."""
+    return write(store, statements, durable=False)
 
 
 def _again_after_conflicts(attempt_once: Callable[[], T]) -> T:

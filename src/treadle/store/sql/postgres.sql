@@ -4,12 +4,22 @@
 -- returning function and, for IN, joins it against a scan of the whole table (tens of ms
 -- on a history of 100,000 rows); = ANY of an array looks each id up in the index.
 
--- name: insert_run
-INSERT INTO runs (id, workflow, version, status, queue, priority, parent_id, parent_position,
-                  input, created_at, updated_at, deadline)
-VALUES (%(id)s, %(workflow)s, %(version)s, 'pending', %(queue)s, %(priority)s, %(parent_id)s, %(parent_position)s,
-        %(input)s, %(now)s, %(now)s, %(deadline)s)
-ON CONFLICT (id) DO NOTHING
+-- name: create_run
+-- The run, its first history row and its task in one statement; when the id is taken,
+-- nothing (no row changed).
+WITH run AS (
+    INSERT INTO runs (id, workflow, version, status, queue, priority, parent_id, parent_position,
+                      input, created_at, updated_at, deadline)
+    VALUES (%(id)s, %(workflow)s, %(version)s, 'pending', %(queue)s, %(priority)s, %(parent_id)s,
+            %(parent_position)s, %(input)s, %(now)s, %(now)s, %(deadline)s)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, queue, priority
+), created AS (
+    INSERT INTO history (run_id, kind, at, data)
+    SELECT id, 'run_created', %(now)s, %(data)s FROM run
+)
+INSERT INTO tasks (run_id, queue, priority, available_at)
+SELECT id, queue, priority, %(now)s FROM run
 
 -- name: get_run
 SELECT * FROM runs WHERE id = %(id)s

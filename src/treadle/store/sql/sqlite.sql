@@ -1,11 +1,18 @@
 -- Named queries for SQLite. Each block starts with a "-- name:" line.
 
--- name: insert_run
+-- name: create_run
+-- The run, its first history row and its task; when the id is taken, nothing (the last
+-- statement changes no row). SQLite has no writable WITH, so: three statements, each
+-- going on only if the one before changed a row.
 INSERT INTO runs (id, workflow, version, status, queue, priority, parent_id, parent_position,
                   input, created_at, updated_at, deadline)
 VALUES (:id, :workflow, :version, 'pending', :queue, :priority, :parent_id, :parent_position,
         :input, :now, :now, :deadline)
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT (id) DO NOTHING;
+INSERT INTO history (run_id, kind, at, data)
+SELECT :id, 'run_created', :now, :data WHERE changes() = 1;
+INSERT INTO tasks (run_id, queue, priority, available_at)
+SELECT :id, :queue, :priority, :now WHERE changes() = 1
 
 -- name: get_run
 SELECT * FROM runs WHERE id = :id
