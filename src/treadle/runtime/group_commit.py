@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from typing import Any, Generic, TypeVar
 
 from treadle.store import transact
-from treadle.store.protocol import Params, Statement, Store, Transaction
+from treadle.store.protocol import Params, Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -59,18 +59,20 @@ class GroupCommit:
         self._operations: list[tuple[Operation, Committed[Any]]] = []
         self._appends: list[tuple[Statement, Committed[int]]] = []
         self._scheduled = False
-        self._notify_after = False
+        self._notify_after: set[Topic] = set()
 
     def submit(
-        self, operation: Callable[[Transaction], T], *, notify: bool = False
+        self, operation: Callable[[Transaction], T], *, notify: Collection[Topic] = ()
     ) -> Committed[T]:
         """Queue ``operation`` for the next commit; await the result for its return value.
 
-        ``notify`` wakes other processes (workers, waiting clients) when the batch commits.
+        ``notify``: the topics to tell other processes about (workers, the scheduler,
+        waiting clients) when the batch commits; the batch notifies those of all its
+        operations.
         """
         committed: Committed[T] = Committed()
         self._operations.append((operation, committed))
-        self._notify_after = self._notify_after or notify
+        self._notify_after.update(notify)
         self._schedule()
         return committed
 
@@ -93,7 +95,7 @@ class GroupCommit:
     def _flush(self) -> None:
         operations, self._operations = self._operations, []
         appends, self._appends = self._appends, []
-        notify, self._notify_after = self._notify_after, False
+        notify, self._notify_after = self._notify_after, set()
         self._scheduled = False
         store = self._store
         if appends:

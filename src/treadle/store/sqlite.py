@@ -7,12 +7,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from treadle import errors
 from treadle.store import migrations, queries, wakeup
-from treadle.store.protocol import Params, Row, Statement
+from treadle.store.protocol import Params, Row, Statement, Topic
 
 DIALECT = "sqlite"
 SYNCHRONOUS_MODES = ("normal", "full")
@@ -150,7 +150,7 @@ class SQLiteStore:
             )
 
     @contextlib.contextmanager
-    def transaction(self, *, notify: bool = False) -> Iterator[_Transaction]:
+    def transaction(self, *, notify: Collection[Topic] = ()) -> Iterator[_Transaction]:
         with self._lock:
             connection = self._connection
             self._begin(connection)
@@ -167,7 +167,7 @@ class SQLiteStore:
                     connection.execute("ROLLBACK")
                 raise _translate(exc, self.path) from exc
         if notify:
-            self.notify()
+            self.notify(notify)
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         with self.snapshot() as tx:
@@ -269,13 +269,13 @@ class SQLiteStore:
                     tx.execute("set_meta", {"key": "schema_version", "value": str(version)})
         return before, latest
 
-    def notify(self) -> None:
+    def notify(self, topics: Collection[Topic]) -> None:
         if self._notifier is None:
             self._notifier = wakeup.Notifier(wakeup.folder_for(self.path))
-        self._notifier.notify()
+        self._notifier.notify(topics)
 
-    def listener(self) -> wakeup.SocketListener:
-        return wakeup.SocketListener(wakeup.folder_for(self.path))
+    def listener(self, topics: Collection[Topic]) -> wakeup.SocketListener:
+        return wakeup.SocketListener(wakeup.folder_for(self.path), topics)
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database file without blocking writers.

@@ -11,21 +11,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from treadle import errors
-from treadle.store.protocol import Statement, Store, Transaction
+from treadle.store.protocol import Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 ATTEMPTS = 5
 log = logging.getLogger("treadle.store")
 
 
-def run(store: Store, operation: Callable[[Transaction], T], *, notify: bool = False) -> T:
+def run(
+    store: Store, operation: Callable[[Transaction], T], *, notify: Collection[Topic] = ()
+) -> T:
     """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
-    act only through ``tx`` (a rolled-back attempt then leaves no trace). ``notify`` as in
-    ``Store.transaction``."""
+    act only through ``tx`` (a rolled-back attempt then leaves no trace). ``notify``: the
+    topics to notify once it has committed, as in ``Store.transaction``."""
 
     def in_transaction() -> T:
         with store.transaction(notify=notify) as tx:
