@@ -25,6 +25,6 @@ class DeadlinePassed(EngineSignal):
 
 # What ``Execution.step_attempts`` asks of the code that drives it.
 INVOKE = "invoke"  # run the step function once; send back (True, value) or (False, error)
-WRITE = "write"  # commit (operation, notify); send back the operation's return value
+WRITE = "write"  # commit (operation, topics to notify); send back the operation's return value
 APPEND = "append"  # append this history row under the lease; send back whether it went in
 SLEEP = "sleep"  # wait this many seconds; send back None

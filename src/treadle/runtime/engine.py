@@ -21,7 +21,7 @@ from treadle.runtime import ops, registry, remote_errors, schedules
 from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
-from treadle.store.protocol import Row, Transaction
+from treadle.store.protocol import Row, Topic, Transaction
 
 MAX_PAGE = 1000
 
@@ -142,7 +142,7 @@ class Engine:
             input=input_text,
             deadline=now + definition.timeout if definition.timeout else None,
         )
-        (created,) = transact.write(self._store, [ops.new_run(run, now)], notify=True)
+        (created,) = transact.write(self._store, [ops.new_run(run, now)], notify=run.topics())
         if not created:
             existing = ops.get_run(self._store, run_id)
             if existing["workflow"] != definition.name:
@@ -167,7 +167,7 @@ class Engine:
                 if info.status.finished:
                     return raise_outcome(info)
                 if listener is None:
-                    listener = self._store.listener()
+                    listener = self._store.listener((Topic.RUNS,))
                     continue  # look again now that no notification can be missed
                 remaining = 1.0 if give_up is None else give_up - time.monotonic()
                 if remaining <= 0:
@@ -187,12 +187,19 @@ class Engine:
             raise errors.UsageError(f"a signal needs a name (a non-empty string), not {name!r}")
         text = codec.encode(payload, f"the payload of signal {name!r}")
         now = self._clock()
-        transact.run(self._store, lambda tx: ops.signal(tx, run_id, name, text, now), notify=True)
+        transact.run(
+            self._store,
+            lambda tx: ops.signal(tx, run_id, name, text, now),
+            notify=(Topic.TASKS,),
+        )
 
     def cancel(self, run_id: str) -> None:
         """Cancel the run and, with it, its unfinished children."""
         now = self._clock()
-        transact.run(self._store, lambda tx: ops.cancel(tx, run_id, now), notify=True)
+        # A run's parent never changes, so it can be read first: a parent is told, as a task.
+        has_parent = ops.get_run(self._store, run_id)["parent_id"] is not None
+        topics = (Topic.RUNS, Topic.TASKS) if has_parent else (Topic.RUNS,)
+        transact.run(self._store, lambda tx: ops.cancel(tx, run_id, now), notify=topics)
 
     def retry(self, run_id: str) -> None:
         """Send a failed or timed-out run back to work, resuming from its failed step."""
@@ -205,7 +212,11 @@ class Engine:
                 deadline = now + (row["deadline"] - row["created_at"])
             ops.retry(tx, run_id, now, deadline)
 
-        transact.run(self._store, retry, notify=True)
+        # Whether a run has a deadline never changes, so it can be read first: a new deadline
+        # is for the scheduler.
+        has_deadline = ops.get_run(self._store, run_id)["deadline"] is not None
+        topics = (Topic.TASKS, Topic.TIMERS) if has_deadline else (Topic.TASKS,)
+        transact.run(self._store, retry, notify=topics)
 
     def change_net(self, run_id: str, change: NetChange) -> nets.NetState:
         """Change the topology of a running flow or net case.
@@ -305,7 +316,9 @@ class Engine:
             catch_up=catch_up,
         )
         now = self._clock()
-        return transact.run(self._store, lambda tx: schedules.save(tx, spec, now), notify=True)
+        return transact.run(
+            self._store, lambda tx: schedules.save(tx, spec, now), notify=(Topic.TIMERS,)
+        )
 
     def get_schedule(self, schedule_id: str) -> schedules.Schedule:
         """The schedule, with its next fire time and the last run it started."""
@@ -330,7 +343,7 @@ class Engine:
         return transact.run(
             self._store,
             lambda tx: schedules.set_paused(tx, schedule_id, False, now),
-            notify=True,
+            notify=(Topic.TIMERS,),
         )
 
     def delete_schedule(self, schedule_id: str) -> None:

@@ -30,7 +30,7 @@ from treadle.runtime.control import (
 )
 from treadle.runtime.group_commit import Committed, GroupCommit
 from treadle.store import transact
-from treadle.store.protocol import Store, Transaction
+from treadle.store.protocol import Store, Topic, Transaction
 
 log = logging.getLogger("treadle.worker")
 
@@ -122,7 +122,9 @@ class Execution:
             error=error,
             lease=lease,
         )
-        if not await self._commits.submit(finish, notify=True):
+        # Clients wait for the result; a parent waits too, woken as a task.
+        topics = (Topic.RUNS,) if self.run["parent_id"] is None else (Topic.RUNS, Topic.TASKS)
+        if not await self._commits.submit(finish, notify=topics):
             log.info(
                 "run %s: finished here but its lease was lost; result dropped",
                 self.run_id,
@@ -142,7 +144,9 @@ class Execution:
                 tx.execute("release_task", lease.params() | {"available_at": now})
             return True
 
-        await self._commits.submit(suspend, notify=True)
+        # No notification: a task released here is claimed again by this worker, whose claim
+        # loop wakes as this execution ends; nobody else waits for a run that waits.
+        await self._commits.submit(suspend)
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -217,7 +221,7 @@ class Execution:
             )
             return True
 
-        if not await self._commits.submit(write, notify=True):
+        if not await self._commits.submit(write, notify=(Topic.TIMERS,)):
             raise Fenced()
 
     async def start_child(
@@ -270,7 +274,7 @@ class Execution:
                 )
             return "started"
 
-        outcome = await self._commits.submit(write, notify=True)
+        outcome = await self._commits.submit(write, notify=child.topics())
         if outcome == "fenced":
             raise Fenced()
         if outcome == "conflict":
@@ -339,7 +343,9 @@ class Execution:
             tx.execute("insert_event", row)
             return cancelled
 
-        cancelled = await self._commits.submit(write, notify=True)
+        # Clients may wait for the children's results. This run, their parent, is told in its
+        # own history and holds its task; dropped timers need no scheduler.
+        cancelled = await self._commits.submit(write, notify=(Topic.RUNS,) if children else ())
         if cancelled is None:
             raise Fenced()
         event = Event(
@@ -380,11 +386,11 @@ class Execution:
         It does no I/O itself; it yields what it needs done and is sent the answer:
         ``(INVOKE, StepInfo)``: run the step function once, send ``(True, value)`` or
         ``(False, error)``; ``(APPEND, row)``: append the history row under the lease, send
-        whether it went in; ``(WRITE, (operation, notify))``: commit the operation, send its
-        return value; ``(SLEEP, seconds)``: wait, send nothing. ``run_step`` drives it on the
-        event loop (writes share its group commit); ``SyncContext`` drives it from a sync
-        workflow's own thread, which runs sync steps and commits in place, with no hop to
-        the loop.
+        whether it went in; ``(WRITE, (operation, topics))``: commit the operation, notify
+        ``topics``, send its return value; ``(SLEEP, seconds)``: wait, send nothing.
+        ``run_step`` drives it on the event loop (writes share its group commit);
+        ``SyncContext`` drives it from a sync workflow's own thread, which runs sync steps
+        and commits in place, with no hop to the loop.
         """
         failures = self.journal.attempts_failed(position)
         attempt = len(failures) + 1
@@ -458,8 +464,8 @@ class Execution:
             elif kind is APPEND:
                 reply = await self._append(work) == 1
             elif kind is WRITE:
-                operation, notify = work
-                reply = await self._commits.submit(operation, notify=notify)
+                operation, topics = work
+                reply = await self._commits.submit(operation, notify=topics)
             else:
                 await asyncio.sleep(work)
                 reply = None
@@ -488,10 +494,8 @@ class Execution:
             elif kind is APPEND:
                 reply = transact.append(self._store, [(FENCED_INSERT, work)]) == [1]
             elif kind is WRITE:
-                operation, notify = work
-                reply = transact.run(self._store, operation)
-                if notify:
-                    self._store.notify()
+                operation, topics = work
+                reply = transact.run(self._store, operation, notify=topics)
             else:
                 time.sleep(work)
                 reply = None
@@ -572,7 +576,7 @@ class Execution:
             )
             return True
 
-        if not (yield WRITE, (write, True)):
+        if not (yield WRITE, (write, (Topic.TIMERS,))):
             raise Fenced()
         raise Suspend()
 

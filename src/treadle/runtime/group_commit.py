@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from typing import Any, Generic, TypeVar
 
 from treadle.store import transact
-from treadle.store.protocol import Params, Statement, Store, Transaction
+from treadle.store.protocol import Params, Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -59,21 +59,26 @@ class GroupCommit:
         self._operations: list[tuple[Operation, Committed[Any]]] = []
         self._appends: list[tuple[Statement, Committed[int]]] = []
         self._scheduled = False
-        self._notify_after = False
+        self._notify_after: set[Topic] = set()
         self._durable = False
 
     def submit(
-        self, operation: Callable[[Transaction], T], *, notify: bool = False, durable: bool = True
+        self,
+        operation: Callable[[Transaction], T],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> Committed[T]:
         """Queue ``operation`` for the next commit; await the result for its return value.
 
-        ``notify`` wakes other processes (workers, waiting clients) when the batch commits;
-        the batch waits for the disk (``Store.transaction``'s ``durable``) if any of its
-        operations asks to.
+        ``notify``: the topics to tell other processes about (workers, the scheduler,
+        waiting clients) when the batch commits; the batch notifies those of all its
+        operations, and waits for the disk (``Store.transaction``'s ``durable``) if any of
+        them asks to.
         """
         committed: Committed[T] = Committed()
         self._operations.append((operation, committed))
-        self._notify_after = self._notify_after or notify
+        self._notify_after.update(notify)
         self._durable = self._durable or durable
         self._schedule()
         return committed
@@ -97,7 +102,7 @@ class GroupCommit:
     def _flush(self) -> None:
         operations, self._operations = self._operations, []
         appends, self._appends = self._appends, []
-        notify, self._notify_after = self._notify_after, False
+        notify, self._notify_after = self._notify_after, set()
         durable, self._durable = self._durable, False
         self._scheduled = False
         store = self._store

@@ -13,7 +13,7 @@ from treadle import errors
 from treadle.core import codec, status
 from treadle.core.history import Event, EventKind
 from treadle.core.status import RunStatus
-from treadle.store.protocol import Reader, Row, Statement, Transaction
+from treadle.store.protocol import Reader, Row, Statement, Topic, Transaction
 
 _FINISH_EVENT = {
     RunStatus.SUCCEEDED: EventKind.RUN_SUCCEEDED,
@@ -46,6 +46,11 @@ class NewRun:
     parent_id: str | None = None
     parent_position: int | None = None
     deadline: float | None = None
+
+    def topics(self) -> tuple[Topic, ...]:
+        """What creating the run notifies: workers claim its task, and the scheduler watches
+        its deadline, if it has one."""
+        return (Topic.TASKS,) if self.deadline is None else (Topic.TASKS, Topic.TIMERS)
 
 
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(NewRun))

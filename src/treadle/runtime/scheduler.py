@@ -17,18 +17,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from treadle import errors
 from treadle.runtime import leader, ops, schedules
 from treadle.store import transact
-from treadle.store.protocol import Store, Transaction
+from treadle.store.protocol import Store, Topic, Transaction
 
 log = logging.getLogger("treadle.worker")
 
 BATCH = 200
-# Notifications come in bursts (every finished run sends one); look at most this often.
+# Notifications come in bursts (every run that sleeps sends one); look at most this often.
 MIN_INTERVAL = 0.02
+# A fired timer wakes its run and a schedule's fire starts one, for the workers; a deadline
+# ends a run, for the clients waiting for it (and its parent, a task again).
+FIRED = (Topic.TASKS, Topic.RUNS)
 
 
 def tick(tx: Transaction, now: float) -> tuple[int, float | None]:
@@ -61,7 +64,7 @@ def fenced_tick(tx: Transaction, term: leader.Term, now: float) -> tuple[int, fl
 async def run(
     clock: Callable[[], float],
     wake: asyncio.Event,
-    notify: Callable[[], None],
+    notify: Callable[[Collection[Topic]], None],
     poll_interval: float,
     *,
     store: Store,
@@ -103,7 +106,7 @@ async def run(
                 continue
             changed, upcoming = outcome
             if changed:
-                notify()
+                notify(FIRED)
                 continue
             pause = min(poll_interval, election.due_in())
             if upcoming is not None:

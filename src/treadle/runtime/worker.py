@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from treadle import errors
 from treadle.core import codec
@@ -23,7 +22,7 @@ from treadle.runtime import ops, registry, scheduler
 from treadle.runtime.execution import Execution
 from treadle.runtime.group_commit import GroupCommit
 from treadle.store import transact
-from treadle.store.protocol import Store, Transaction
+from treadle.store.protocol import Listener, Store, Topic, Transaction
 
 log = logging.getLogger("treadle.worker")
 
@@ -132,7 +131,8 @@ class Worker:
         self._workflow_threads = concurrent.futures.ThreadPoolExecutor(
             options.concurrency, thread_name_prefix="treadle-workflow"
         )
-        listener = self.store.listener()
+        # One listener for both loops: the claim loop's topic and the scheduler's.
+        listener = self.store.listener((Topic.TASKS, Topic.TIMERS))
         loop.add_reader(listener.fileno(), self._on_notification, listener)
         background = [
             asyncio.ensure_future(self._heartbeat()),
@@ -165,11 +165,14 @@ class Worker:
             self._workflow_threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.id)
 
-    def _on_notification(self, listener: Any) -> None:
-        listener.drain()
+    def _on_notification(self, listener: Listener) -> None:
+        topics = listener.drain()
         assert self._wake is not None and self._scheduler_wake is not None
-        self._wake.set()
-        self._scheduler_wake.set()
+        if Topic.TASKS in topics:
+            self._wake.set()
+        if Topic.TIMERS in topics:
+            # Only the elected scheduler waits for this; the others let it pass.
+            self._scheduler_wake.set()
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -359,7 +362,7 @@ class Worker:
             return
         if released:
             log.info("worker %s handed back %d runs", self.id, released)
-            self.store.notify()
+            self.store.notify((Topic.TASKS,))
 
 
 def _renew(tx: Transaction, *, owner: str, until: float, ids: str) -> int:

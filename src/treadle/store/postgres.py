@@ -8,13 +8,14 @@ on SQLite. Treadle runs no consensus protocol of its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import select
 import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TypeVar
 
 import psycopg
@@ -22,8 +23,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from treadle import errors
-from treadle.store import migrations, queries
-from treadle.store.protocol import Params, Row, Statement
+from treadle.store import migrations, protocol, queries
+from treadle.store.protocol import Params, Row, Statement, Topic
 
 DIALECT = "postgres"
 T = TypeVar("T")
@@ -33,8 +34,6 @@ MIGRATION_LOCK = 7_204_115_111
 _BEGIN = b"BEGIN"
 _BEGIN_SNAPSHOT = b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _COMMIT = b"COMMIT"
-# A notification sent in a transaction is delivered when it commits, never before.
-_COMMIT_NOTIFY = f"NOTIFY {CHANNEL}; COMMIT".encode()
 # With synchronous="normal" a session commits without waiting for its log record to reach
 # the disk (the server writes it out within a fraction of a second, and any later waiting
 # commit flushes it too, the log being written in order): right for journal appends, which
@@ -69,6 +68,18 @@ def redact(url: str) -> str:
 _UNAVAILABLE = ("08", "28", "3D", "57P01", "57P02", "57P03")
 # Deadlock detected and serialization failure: the transaction can simply be run again.
 _CONFLICT = ("40P01", "40001")
+
+
+def _notify(topics: Collection[Topic]) -> str:
+    # The topics are this module's own names, never user input: safe to spell out.
+    return f"NOTIFY {CHANNEL}, '{protocol.payload_of(topics)}'"
+
+
+@functools.cache
+def _commit_notify(topics: frozenset[Topic]) -> bytes:
+    # A notification sent in a transaction is delivered when it commits, never before; sent
+    # with the COMMIT, it costs no round trip of its own.
+    return f"{_notify(topics)}; COMMIT".encode()
 
 
 def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
@@ -317,12 +328,12 @@ class PostgresStore:
     # -- transactions ------------------------------------------------------------------------
 
     def transaction(
-        self, *, notify: bool = False, durable: bool = True
+        self, *, notify: Collection[Topic] = (), durable: bool = True
     ) -> contextlib.AbstractContextManager[_Transaction]:
         return self._transaction(_BEGIN, self._commit_text(notify=notify, durable=durable))
 
-    def _commit_text(self, *, notify: bool, durable: bool) -> bytes:
-        commit = _COMMIT_NOTIFY if notify else _COMMIT
+    def _commit_text(self, *, notify: Collection[Topic], durable: bool) -> bytes:
+        commit = _commit_notify(frozenset(notify)) if notify else _COMMIT
         if durable and self.synchronous == "normal":
             # The session does not wait for the log flush (see _configure); this one does.
             commit = _WAIT_FOR_FLUSH + commit
@@ -335,7 +346,11 @@ class PostgresStore:
         )
 
     def write(
-        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[int]:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
@@ -473,13 +488,15 @@ class PostgresStore:
 
     # -- wake-ups and housekeeping -----------------------------------------------------------
 
-    def notify(self) -> None:
+    def notify(self, topics: Collection[Topic]) -> None:
         # Listeners also poll: a lost wake-up delays work, it never loses it. So this never
         # waits for a server that is away.
+        if not topics:
+            return
         with contextlib.suppress(psycopg.Error, PoolTimeout):
             connection = self._pool.getconn(timeout=0.5)
             try:
-                connection.execute(f"NOTIFY {CHANNEL}".encode(), prepare=False)
+                connection.execute(_notify(topics).encode(), prepare=False)
             except psycopg.OperationalError as exc:
                 if connection.broken:
                     self._outage.lost(exc)  # it may be the first to find the server gone
@@ -487,12 +504,12 @@ class PostgresStore:
             finally:
                 self._pool.putconn(connection)
 
-    def listener(self) -> Listener:
+    def listener(self, topics: Collection[Topic]) -> Listener:
         with self._lock:
             if self._hub is None:
                 self._hub = _Hub(self._dsn)
             hub = self._hub
-        return hub.subscribe()
+        return hub.subscribe(topics)
 
     def checkpoint(self) -> None:
         """Vacuum the tables that every run churns once dead rows pile up there.
@@ -547,10 +564,12 @@ class _Outage:
 
 class _Hub:
     """One ``LISTEN`` connection per store, in a thread that reconnects as needed, fanning
-    each notification out to every open ``Listener``.
+    each notification out to the open ``Listener``s of its topics.
 
     A listener is then only a socket pair: ``Engine.result`` may open one per call, and
-    threads waiting at once each get every wake-up, without a connection each.
+    threads waiting at once each get every wake-up, without a connection each. The topics
+    are the notification's payload (``protocol.topics_of``); one without, as an older
+    Treadle or a person sends, reaches every listener.
     """
 
     def __init__(self, dsn: str) -> None:
@@ -562,8 +581,8 @@ class _Hub:
         self._thread = threading.Thread(target=self._listen, name="treadle-listen", daemon=True)
         self._thread.start()
 
-    def subscribe(self) -> Listener:
-        listener = Listener(self)
+    def subscribe(self, topics: Collection[Topic]) -> Listener:
+        listener = Listener(self, topics)
         with self._lock:
             self._listeners.add(listener)
         # Only once LISTEN runs can a caller look at the database knowing that no later
@@ -582,12 +601,13 @@ class _Hub:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
                     self._ready.set()
-                    self._poke()  # anything sent while we were away is looked at now
+                    # Anything sent while we were away is looked at now.
+                    self._poke(protocol.ALL_TOPICS)
                     pause = 0.1
                     while not self._closing.is_set():
                         # A timeout, so that closing never waits on a quiet channel for long.
-                        for _ in connection.notifies(timeout=1.0):
-                            self._poke()
+                        for notification in connection.notifies(timeout=1.0):
+                            self._poke(protocol.topics_of(notification.payload))
             except psycopg.Error:
                 if self._closing.is_set():
                     return
@@ -595,11 +615,13 @@ class _Hub:
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    def _poke(self) -> None:
+    def _poke(self, topics: frozenset[Topic]) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener.poke()
+            wanted = listener.topics & topics
+            if wanted:
+                listener.poke(wanted)
 
     def close(self) -> None:
         # The thread notices within a second and closes its connection; nobody waits for it.
@@ -607,15 +629,23 @@ class _Hub:
 
 
 class Listener:
-    """Notifications for one waiter: readable (``fileno``) once one arrived since ``drain``."""
+    """Notifications of ``topics`` for one waiter: readable (``fileno``) once one arrived
+    since ``drain``, which says which topics they were."""
 
-    def __init__(self, hub: _Hub) -> None:
+    def __init__(self, hub: _Hub, topics: Collection[Topic]) -> None:
         self._hub = hub
+        self.topics = frozenset(topics)
+        # Kept here rather than written to the socket, so that a full buffer loses no topic;
+        # the socket only says "look".
+        self._heard: set[Topic] = set()
+        self._heard_lock = threading.Lock()
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
 
-    def poke(self) -> None:
+    def poke(self, topics: frozenset[Topic]) -> None:
+        with self._heard_lock:
+            self._heard |= topics
         # A full buffer already says "look"; a closed one has nobody left to tell.
         with contextlib.suppress(OSError):
             self._writer.send(b"!")
@@ -624,15 +654,25 @@ class Listener:
         return self._reader.fileno()
 
     def wait(self, timeout: float) -> bool:
-        readable, _, _ = select.select([self._reader], [], [], max(0.0, timeout))
-        if readable:
-            self.drain()
-        return bool(readable)
+        give_up = time.monotonic() + timeout
+        while True:
+            readable, _, _ = select.select(
+                [self._reader], [], [], max(0.0, give_up - time.monotonic())
+            )
+            if not readable:
+                return False
+            if self.drain():
+                return True
 
-    def drain(self) -> None:
+    def drain(self) -> set[Topic]:
+        # The bytes first, then the topics: a poke in between leaves a byte behind for topics
+        # already taken (one needless look), never topics without a byte.
         with contextlib.suppress(BlockingIOError):
             while self._reader.recv(4096):
                 pass
+        with self._heard_lock:
+            heard, self._heard = self._heard, set()
+        return heard
 
     def close(self) -> None:
         self._hub.unsubscribe(self)

@@ -8,13 +8,41 @@ queries into operations.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+import enum
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | Sequence[Any]
 Statement = tuple[str, Params]
 """A named query and its parameters."""
+
+
+class Topic(enum.StrEnum):
+    """What a notification is about: a listener hears only the topics it asked for."""
+
+    TASKS = "tasks"  # a task became ready or came back: workers claim
+    TIMERS = "timers"  # a timer, a run's deadline or a schedule changed: the scheduler looks
+    RUNS = "runs"  # a run reached a final status: clients waiting for a result look
+
+
+ALL_TOPICS = frozenset(Topic)
+
+
+def payload_of(topics: Collection[Topic]) -> str:
+    """The text a notification of ``topics`` carries: their names, sorted, comma-separated
+    (sorted, so that PostgreSQL folds equal notifications of one transaction into one)."""
+    return ",".join(sorted(topics))
+
+
+def topics_of(payload: str) -> frozenset[Topic]:
+    """The topics a notification's text names. Text naming no topic, or one this version
+    does not know (sent by an older or a newer Treadle, or by hand), stands for all of
+    them: a needless wake-up costs a look, a lost one a poll interval."""
+    try:
+        return frozenset(Topic(name) for name in payload.split(","))
+    except ValueError:
+        return ALL_TOPICS
 
 
 class Reader(Protocol):
@@ -56,15 +84,16 @@ class Store(Protocol):
     dialect: str
 
     def transaction(
-        self, *, notify: bool = False, durable: bool = True
+        self, *, notify: Collection[Topic] = (), durable: bool = True
     ) -> contextlib.AbstractContextManager[Transaction]:
         """A read-write transaction, committed when the block ends without an error.
 
-        ``notify`` tells listening processes, as ``notify()`` does, once it has committed
-        (on PostgreSQL in the same round trip as the commit). ``durable=False`` lets the
-        commit return before the database has flushed it to disk, as journal appends do (see
-        ``append``): for a change that a crash of the database server may undo without harm,
-        because nobody outside has been told of it and the next durable commit flushes it.
+        ``notify`` names the topics to tell listening processes about, as ``notify`` does,
+        once it has committed (on PostgreSQL in the same round trip as the commit); none by
+        default. ``durable=False`` lets the commit return before the database has flushed
+        it to disk, as journal appends do (see ``write``): for a change that a crash of the
+        database server may undo without harm, because nobody outside has been told of it
+        and the next durable commit flushes it.
         """
         ...
 
@@ -74,7 +103,11 @@ class Store(Protocol):
         ...
 
     def write(
-        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[int]:
         """Run statements that do not depend on each other's outcome in one transaction,
         commit it, and return how many rows each changed (PostgreSQL: one round trip).
@@ -102,16 +135,17 @@ class Store(Protocol):
         """Raise a ``SchemaError`` unless the schema is exactly the one this code expects."""
         ...
 
-    def notify(self) -> None:
-        """Tell listening processes that tasks or runs changed (best effort)."""
+    def notify(self, topics: Collection[Topic]) -> None:
+        """Tell the processes listening for any of ``topics`` (best effort); with no topics,
+        send nothing."""
         ...
 
     def checkpoint(self) -> None:
         """Housekeeping that is best done off the hot path (SQLite: a WAL checkpoint)."""
         ...
 
-    def listener(self) -> Listener:
-        """Start receiving notifications sent by ``notify`` from any process."""
+    def listener(self, topics: Collection[Topic]) -> Listener:
+        """Start receiving the notifications of ``topics`` sent by any process."""
         ...
 
     def close(self) -> None: ...
@@ -119,15 +153,17 @@ class Store(Protocol):
 
 class Listener(Protocol):
     def fileno(self) -> int:
-        """For ``select`` and event loops: readable when a notification arrived."""
+        """For ``select`` and event loops: readable when a notification arrived (rarely, one
+        that ``drain`` then finds to be of no topic asked for)."""
         ...
 
     def wait(self, timeout: float) -> bool:
-        """Block until a notification arrives or ``timeout`` seconds pass."""
+        """Block until a notification of one of the listener's topics arrives or ``timeout``
+        seconds pass; say whether one arrived. It is drained."""
         ...
 
-    def drain(self) -> None:
-        """Forget notifications received so far."""
+    def drain(self) -> set[Topic]:
+        """The listener's topics notified since the last ``drain``; forget them."""
         ...
 
     def close(self) -> None: ...

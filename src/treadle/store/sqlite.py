@@ -7,12 +7,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from treadle import errors
 from treadle.store import migrations, queries, wakeup
-from treadle.store.protocol import Params, Row, Statement
+from treadle.store.protocol import Params, Row, Statement, Topic
 
 DIALECT = "sqlite"
 SYNCHRONOUS_MODES = ("normal", "full")
@@ -170,7 +170,9 @@ class SQLiteStore:
             )
 
     @contextlib.contextmanager
-    def transaction(self, *, notify: bool = False, durable: bool = True) -> Iterator[_Transaction]:
+    def transaction(
+        self, *, notify: Collection[Topic] = (), durable: bool = True
+    ) -> Iterator[_Transaction]:
         # ``durable`` changes nothing here: with synchronous=NORMAL no commit waits for the
         # disk, and with FULL every one should.
         with self._lock:
@@ -189,14 +191,18 @@ class SQLiteStore:
                     connection.execute("ROLLBACK")
                 raise _translate(exc, self.path) from exc
         if notify:
-            self.notify()
+            self.notify(notify)
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         with self.snapshot() as tx:
             return tx.fetch_one(query, params)
 
     def write(
-        self, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[int]:
         with self.transaction(notify=notify, durable=durable) as tx:
             return tx.execute_each(statements)
@@ -291,13 +297,13 @@ class SQLiteStore:
                     tx.execute("set_meta", {"key": "schema_version", "value": str(version)})
         return before, latest
 
-    def notify(self) -> None:
+    def notify(self, topics: Collection[Topic]) -> None:
         if self._notifier is None:
             self._notifier = wakeup.Notifier(wakeup.folder_for(self.path))
-        self._notifier.notify()
+        self._notifier.notify(topics)
 
-    def listener(self) -> wakeup.SocketListener:
-        return wakeup.SocketListener(wakeup.folder_for(self.path))
+    def listener(self, topics: Collection[Topic]) -> wakeup.SocketListener:
+        return wakeup.SocketListener(wakeup.folder_for(self.path), topics)
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database file without blocking writers.

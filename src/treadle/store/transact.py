@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from treadle import errors
-from treadle.store.protocol import Statement, Store, Transaction
+from treadle.store.protocol import Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 ATTEMPTS = 5
@@ -26,7 +26,7 @@ def run(
     store: Store,
     operation: Callable[[Transaction], T],
     *,
-    notify: bool = False,
+    notify: Collection[Topic] = (),
     durable: bool = True,
 ) -> T:
     """``operation(tx)`` in a transaction, committed; run again after a conflict, so it must
@@ -41,7 +41,11 @@ def run(
 
 
 def write(
-    store: Store, statements: Sequence[Statement], *, notify: bool = False, durable: bool = True
+    store: Store,
+    statements: Sequence[Statement],
+    *,
+    notify: Collection[Topic] = (),
+    durable: bool = True,
 ) -> list[int]:
     """``store.write(...)``, run again after a conflict (which wrote nothing)."""
     return _again_after_conflicts(lambda: store.write(statements, notify=notify, durable=durable))

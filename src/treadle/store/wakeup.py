@@ -1,8 +1,10 @@
 """Cross-process wake-ups for databases without LISTEN/NOTIFY, such as SQLite.
 
-Every listening process binds a Unix datagram socket in a folder named after the database
-file; ``notify`` sends one byte to each. Delivery is best effort: listeners also poll, so a
-lost datagram only delays work by one poll interval, it never loses it.
+Every listener binds a Unix datagram socket in a folder named after the database file;
+``notify`` sends each one a datagram naming the notification's topics (``protocol.payload_of``),
+and a listener keeps only the topics it asked for. A datagram naming none, such as the single
+byte an older Treadle sends, wakes every listener. Delivery is best effort: listeners also
+poll, so a lost datagram only delays work by one poll interval, it never loses it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ import os
 import select
 import socket
 import tempfile
+import time
+from collections.abc import Collection
+
+from treadle.store import protocol
+from treadle.store.protocol import Topic
+
+# Longer than any payload this version sends; a longer one, cut short, reads as "all topics".
+MESSAGE_BYTES = 256
 
 
 def folder_for(database_path: str) -> str:
@@ -26,15 +36,18 @@ class Notifier:
         self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sender.setblocking(False)
 
-    def notify(self) -> None:
+    def notify(self, topics: Collection[Topic]) -> None:
+        if not topics:
+            return
         try:
             names = os.listdir(self._folder)
         except FileNotFoundError:
             return
+        message = protocol.payload_of(topics).encode()
         for name in names:
             path = os.path.join(self._folder, name)
             try:
-                self._sender.sendto(b"!", path)
+                self._sender.sendto(message, path)
             except (ConnectionRefusedError, FileNotFoundError):
                 # The listener's process is gone; its socket file is litter.
                 with contextlib.suppress(OSError):
@@ -47,8 +60,9 @@ class Notifier:
 
 
 class SocketListener:
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, topics: Collection[Topic]) -> None:
         self._folder = folder
+        self._topics = frozenset(topics)
         self._path = os.path.join(folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         for _ in range(3):
@@ -66,15 +80,23 @@ class SocketListener:
         return self._socket.fileno()
 
     def wait(self, timeout: float) -> bool:
-        readable, _, _ = select.select([self._socket], [], [], max(0.0, timeout))
-        if readable:
-            self.drain()
-        return bool(readable)
+        give_up = time.monotonic() + timeout
+        while True:
+            readable, _, _ = select.select(
+                [self._socket], [], [], max(0.0, give_up - time.monotonic())
+            )
+            if not readable:
+                return False
+            if self.drain():
+                return True
 
-    def drain(self) -> None:
+    def drain(self) -> set[Topic]:
+        heard: set[Topic] = set()
         with contextlib.suppress(BlockingIOError):
             while True:
-                self._socket.recv(64)
+                message = self._socket.recv(MESSAGE_BYTES)
+                heard |= protocol.topics_of(message.decode(errors="replace"))
+        return heard & self._topics
 
     def close(self) -> None:
         self._socket.close()

@@ -22,7 +22,7 @@ from treadle.core.status import RunStatus
 from treadle.runtime import ops, registry
 from treadle.runtime.nets import interpreter, program, registration
 from treadle.store import transact
-from treadle.store.protocol import Store
+from treadle.store.protocol import Store, Topic
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -137,8 +137,11 @@ def change(
             findings=found,
         )
     payload = codec.encode({"change": requested.to_json()}, "the net change")
-    transact.run(store, lambda tx: ops.signal(tx, run_id, interpreter.CHANGE_SIGNAL, payload, now))
-    store.notify()
+    transact.run(
+        store,
+        lambda tx: ops.signal(tx, run_id, interpreter.CHANGE_SIGNAL, payload, now),
+        notify=(Topic.TASKS,),
+    )
     return dataclasses.replace(current, net=changed)
 
 
