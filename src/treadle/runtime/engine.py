@@ -160,15 +160,14 @@ class Engine:
         did not succeed, and ``ResultTimeoutError`` when ``timeout`` seconds pass first.
         """
         give_up = None if timeout is None else time.monotonic() + timeout
-        listener = None
+        # Listening before the first look, so that no end can slip between the two: one read
+        # for a run that has finished, two for one that finishes while we wait.
+        listener = self._store.listener((Topic.RUNS,))
         try:
             while True:
                 info = self.get(run_id)
                 if info.status.finished:
                     return raise_outcome(info)
-                if listener is None:
-                    listener = self._store.listener((Topic.RUNS,))
-                    continue  # look again now that no notification can be missed
                 remaining = 1.0 if give_up is None else give_up - time.monotonic()
                 if remaining <= 0:
                     raise errors.ResultTimeoutError(
@@ -178,8 +177,7 @@ class Engine:
                     )
                 listener.wait(min(remaining, 1.0))
         finally:
-            if listener is not None:
-                listener.close()
+            listener.close()
 
     def signal(self, run_id: str, name: str, payload: Any = None) -> None:
         """Deliver the signal ``name`` with ``payload`` to a run waiting (now or later) for it."""
