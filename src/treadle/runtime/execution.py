@@ -62,6 +62,8 @@ class Execution:
         self.registry = registry_
         self.journal = RunJournal.from_events(self.run_id, claimed.events)
         self.deadline: float | None = claimed.run["deadline"]
+        self.requeued = False
+        """Whether the run went back to the queue at its end (woken while it ran)."""
         self._store = store
         self._commits = commits
         self._clock = clock
@@ -135,18 +137,20 @@ class Execution:
         lease, now = self.lease, self._clock()
 
         def suspend(tx: Transaction) -> bool:
+            """Whether the task went back to the queue."""
             if not ops.holds(tx, lease):
                 return False
             tx.defer([("set_status", {"id": lease.run_id, "status": "waiting", "now": now})])
             ops.append(tx, lease.run_id, EventKind.RUN_WAITING, now)
-            if not tx.execute("delete_task_unless_woken", lease.params()):
-                # Something arrived while we ran (a signal, a fired timer): go round again.
-                tx.execute("release_task", lease.params() | {"available_at": now})
+            if tx.execute("delete_task_unless_woken", lease.params()):
+                return False
+            # Something arrived while we ran (a signal, a fired timer): go round again.
+            tx.defer([("release_task", lease.params() | {"available_at": now})])
             return True
 
-        # No notification: a task released here is claimed again by this worker, whose claim
-        # loop wakes as this execution ends; nobody else waits for a run that waits.
-        await self._commits.submit(suspend)
+        # No notification: a task released here is claimed again by this worker, which looks
+        # as this execution ends (``requeued``); nobody else waits for a run that waits.
+        self.requeued = await self._commits.submit(suspend)
 
     # -- recording ---------------------------------------------------------------------------
 

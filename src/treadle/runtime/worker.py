@@ -97,6 +97,7 @@ class Worker:
         self._started = threading.Event()
         self._warned: set[tuple[str, str]] = set()
         self._stop_requested = False
+        self._saturated = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -209,6 +210,10 @@ class Worker:
                     # (their first writes wait for the event loop it occupies).
                     for item in claimed:
                         self._start(item)
+                    # Every slot taken: more runs may be waiting, so a run that ends looks.
+                    # Otherwise a new run sends a wake-up of its own, and a look at every end
+                    # would be an empty claim on the way of the next run's start.
+                    self._saturated = len(claimed) >= free
                 wake_waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait(
                     {wake_waiter, stop_waiter},
@@ -248,6 +253,8 @@ class Worker:
     async def _execute(self, execution: Execution) -> None:
         try:
             await execution.execute()
+            if execution.requeued and self._wake is not None:
+                self._wake.set()
         except errors.DatabaseUnavailableError as exc:
             # The store has logged the outage once already; one line per run is enough here.
             log.warning(
@@ -274,7 +281,7 @@ class Worker:
     def _done(self, run_id: str, task: asyncio.Future[None]) -> None:
         if self._active.get(run_id) is task:  # not the execution that replaced it
             del self._active[run_id]
-        if self._wake is not None:
+        if self._wake is not None and self._saturated:
             self._wake.set()
 
     def _hand_back_unknown(self, claimed: ops.Claimed) -> None:
