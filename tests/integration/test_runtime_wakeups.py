@@ -90,3 +90,24 @@ def test_a_client_hears_a_cancel(
     with pytest.raises(tr.RunCancelledError):
         engine.result(run_id, timeout=10)
     assert time.monotonic() - began < 0.8
+
+
+@tr.workflow
+async def wakeups_works_then_waits(ctx: tr.Context, seconds: float) -> Any:
+    await ctx.step(wakeups_pause, seconds)
+    return await ctx.wait_for("go")
+
+
+def test_a_signal_that_arrives_while_the_run_works_is_taken_at_once(
+    engine: tr.Engine, start_worker: StartWorker, wait_status: Callable[..., tr.RunInfo]
+) -> None:
+    # The run goes back to the queue as it stops to wait, the signal being there already;
+    # its own worker, which heard nothing new, must claim it again without polling.
+    start_worker(poll_interval=SLOW_POLL)
+    engine.result(engine.start(wakeups_step, 0.0), timeout=10)  # warm up
+    run_id = engine.start(wakeups_works_then_waits, 0.4)
+    wait_status(run_id, "running")
+    engine.signal(run_id, "go", "early")
+    value, took = _timed(lambda: engine.result(run_id, timeout=10))
+    assert value == "early"
+    assert took < 1.2
