@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from treadle.core.nets import analysis, coverability, explore, model
@@ -12,6 +12,18 @@ from treadle.core.nets import analysis, coverability, explore, model
 CAP = 400
 
 PLACES = ("p0", "p1", "p2", "p3")
+
+# t0 takes three tokens from p0, gives one back and adds one to p1; t1 adds a token to p0.
+# Fired from p0=3, the loop (t0, t1) ends with p0=2: it grows p1 only once p0 is pumped.
+REFILLED = model.Net(
+    name="refilled",
+    places=("p0", "p1"),
+    transitions=(
+        model.Transition(name="t0", inputs={"p0": 3}, outputs={"p0": 1, "p1": 1}),
+        model.Transition(name="t1", inputs={}, outputs={"p0": 1}),
+    ),
+    initial={"p0": 3},
+)
 
 
 @st.composite
@@ -99,6 +111,7 @@ def test_search_agrees_with_brute_force(net: model.Net) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(nets())
+@example(REFILLED)
 def test_coverability_is_sound_and_complete(net: model.Net) -> None:
     reference = brute_force(net)
     cover = coverability.coverability(net, max_nodes=2_000)
@@ -144,6 +157,16 @@ def test_a_loop_that_needs_a_pumped_place_says_so() -> None:
     assert cover.bounded is False
     proofs = {proof.places: proof for proof in cover.unbounded}
     assert ("p1",) in proofs and proofs[("p1",)].pumped == ("p0",)
+
+
+def test_a_loop_that_only_covers_its_start_after_a_nearer_loop_says_so() -> None:
+    # After t0 then t1 the search makes p0 ω against the marking after t0 ([p0, p1] grows to
+    # [2*p0, p1]); only with that ω does the child cover the initial [3*p0]. The proof for p1
+    # must name p0 as pumped: fired as written, (t0, t1) stops after one round.
+    cover = coverability.coverability(REFILLED)
+    assert cover.bounded is False
+    proofs = {proof.places: proof for proof in cover.unbounded}
+    assert proofs[("p1",)].pumped == ("p0",)
 
 
 def test_an_unbounded_net_still_gives_the_bounds_of_its_bounded_places() -> None:

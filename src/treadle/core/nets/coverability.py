@@ -114,7 +114,7 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
             for p, w in outputs:
                 if child[p] != OMEGA:
                     child[p] += w
-            grown = tuple(child)
+            fired = grown = tuple(child)
             # Accelerate against every ancestor the child strictly covers.
             ancestor, steps = node, [position]
             # Places that are ω somewhere on the loop: the loop only fires as written once
@@ -134,6 +134,14 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
                         and p not in reset_in_loop
                     ]
                     if rising:
+                        # A nearer ancestor may already have made a place ω that the loop, as
+                        # fired, leaves below this older marking: the child covers it only
+                        # thanks to that ω, so the loop repeats only once the place is pumped.
+                        short = {
+                            p
+                            for p, count in enumerate(fired)
+                            if count != OMEGA and older[p] != OMEGA and count < older[p]
+                        }
                         for p in rising:
                             child[p] = OMEGA
                         fresh = tuple(net.places[p] for p in rising if net.places[p] not in claimed)
@@ -145,7 +153,9 @@ def coverability(net: model.Net, *, max_nodes: int = DEFAULT_MAX_NODES) -> Cover
                                     places=fresh,
                                     prefix=tuple(moves[m][0] for m in prefix),
                                     loop=tuple(moves[m][0] for m in reversed(steps)),
-                                    pumped=tuple(net.places[p] for p in sorted(omega_on_loop)),
+                                    pumped=tuple(
+                                        net.places[p] for p in sorted(omega_on_loop | short)
+                                    ),
                                 )
                             )
                         grown = tuple(child)
