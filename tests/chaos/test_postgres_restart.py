@@ -116,11 +116,12 @@ class ThrowawayServer:
         log = str(self._folder / "server.log")
         self._run("pg_ctl", "-D", str(self._data), "-l", log, "-w", *args, action)
 
-    def restart(self, down: float) -> tuple[float, float]:
-        """Fast shutdown (connections cut), ``down`` seconds away, start again; return
+    def restart(self, down: float, mode: str) -> tuple[float, float]:
+        """Stop (``fast``: connections cut, the log flushed; ``immediate``: a crash, commits
+        not yet flushed are gone), ``down`` seconds away, start again; return
         ``time.time()`` before the stop and once the server accepts connections again."""
         began = time.time()
-        self._pg_ctl("stop", "-m", "fast")
+        self._pg_ctl("stop", "-m", mode)
         time.sleep(down)
         self._pg_ctl("start", "-o", self._options)
         return began, time.time()
@@ -141,8 +142,11 @@ def server() -> Iterator[ThrowawayServer]:
         server.close()
 
 
+# A crash loses the journal appends and claims that had not reached the disk (they do not
+# wait for it): their steps run again, and nothing that a client was told is lost.
+@pytest.mark.parametrize("shutdown", ["fast", "immediate"])
 def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
-    server: ThrowawayServer, tmp_path: Path
+    server: ThrowawayServer, tmp_path: Path, shutdown: str
 ) -> None:
     trace_path = tmp_path / "side-effects.log"
     with tr.Engine(server.url) as engine:
@@ -163,7 +167,7 @@ def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
                 if restart is None and len(run_ids) - len(to_start) >= RESTART_AFTER:
                     in_flight = sum(e.ended is None for e in read_traces(trace_path).values())
                     if in_flight:
-                        restart = server.restart(DOWN_SECONDS)
+                        restart = server.restart(DOWN_SECONDS, shutdown)
                 workers.check_alive()
                 time.sleep(0.01)
             assert restart is not None, "no step was in flight while the runs were started"
@@ -187,7 +191,7 @@ def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
         finally:
             workers.close()
     print(
-        f"chaos: PostgreSQL restarted with {in_flight} steps in flight, down for "
+        f"chaos: PostgreSQL stopped ({shutdown}) with {in_flight} steps in flight, down for "
         f"{restart[1] - restart[0]:.1f} s; all {RUNS} runs of {STEPS} steps done after "
         f"{finished - began:.1f} s; {outcome.summary()}"
     )
