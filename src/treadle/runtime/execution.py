@@ -9,8 +9,8 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Generator, Sequence
+from typing import Any, TypeVar
 
 from treadle import errors
 from treadle.core import codec
@@ -31,6 +31,13 @@ from treadle.runtime.control import (
 from treadle.runtime.group_commit import Committed, GroupCommit
 from treadle.store import transact
 from treadle.store.protocol import Store, Topic, Transaction
+
+T = TypeVar("T")
+
+
+class _LostToAnOutage(Exception):
+    """Rolls back a write under the lease that found the database lost since the claim."""
+
 
 log = logging.getLogger("treadle.worker")
 
@@ -65,6 +72,7 @@ class Execution:
         self.requeued = False
         """Whether the run went back to the queue at its end (woken while it ran)."""
         self._store = store
+        self._outages = store.outages
         self._commits = commits
         self._clock = clock
         self._step_threads = step_threads
@@ -75,6 +83,18 @@ class Execution:
     # -- the run as a whole ------------------------------------------------------------------
 
     async def execute(self) -> None:
+        try:
+            await self._execute()
+        except Fenced:
+            log.info(
+                "run %s: lease lost or run finished elsewhere; stopped",
+                self.run_id,
+                extra={"run_id": self.run_id},
+            )
+            if not self._current():
+                await self._hand_back()
+
+    async def _execute(self) -> None:
         inputs = codec.decode(self.run["input"])
         args, kwargs = inputs.get("args", []), inputs.get("kwargs", {})
         context = Context(self)
@@ -90,12 +110,6 @@ class Execution:
                 )
         except Suspend:
             await self._suspend()
-        except Fenced:
-            log.info(
-                "run %s: lease lost or run finished elsewhere; stopped",
-                self.run_id,
-                extra={"run_id": self.run_id},
-            )
         except DeadlinePassed:
             await self._finish(
                 RunStatus.TIMED_OUT,
@@ -126,7 +140,7 @@ class Execution:
         )
         # Clients wait for the result; a parent waits too, woken as a task.
         topics = (Topic.RUNS,) if self.run["parent_id"] is None else (Topic.RUNS, Topic.TASKS)
-        if not await self._commits.submit(finish, notify=topics):
+        if not await self._write(finish, notify=topics):
             log.info(
                 "run %s: finished here but its lease was lost; result dropped",
                 self.run_id,
@@ -150,7 +164,54 @@ class Execution:
 
         # No notification: a task released here is claimed again by this worker, which looks
         # as this execution ends (``requeued``); nobody else waits for a run that waits.
-        self.requeued = await self._commits.submit(suspend)
+        self.requeued = await self._write(suspend)
+
+    # -- writing under the lease -------------------------------------------------------------
+
+    def _current(self) -> bool:
+        """Whether the database has stayed reachable since the claim.
+
+        Across an outage, writes that did not wait for the disk (this run's last journal
+        rows, the claim itself) may be gone while this execution goes on as if they were
+        there; the rest of the run would be recorded on top of a gap. So after an outage
+        every write of this execution counts as fenced, and the run is handed back to be
+        replayed from what the database holds.
+        """
+        return self._store.outages == self._outages
+
+    def _landed(self, inserted: int) -> bool:
+        return inserted == 1 and self._current()
+
+    def _guarded(self, operation: Callable[[Transaction], T]) -> Callable[[Transaction], T]:
+        def guarded(tx: Transaction) -> T:
+            value = operation(tx)
+            if not self._current():
+                raise _LostToAnOutage()  # rolls the transaction back
+            return value
+
+        return guarded
+
+    async def _write(
+        self, operation: Callable[[Transaction], T], *, notify: Collection[Topic] = ()
+    ) -> T:
+        """Commit ``operation`` with the other writes of this turn (``GroupCommit``)."""
+        try:
+            return await self._commits.submit(self._guarded(operation), notify=notify)
+        except _LostToAnOutage:
+            raise Fenced() from None
+
+    async def _hand_back(self) -> None:
+        """Release the run's task so that a claim replays the run now, not once the lease
+        expires."""
+        lease, now = self.lease, self._clock()
+
+        def release(tx: Transaction) -> None:
+            tx.execute("release_task", lease.params() | {"available_at": now})
+
+        try:
+            await self._commits.submit(release, notify=(Topic.TASKS,))
+        except errors.StoreError:
+            pass  # the lease expires instead
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -158,7 +219,7 @@ class Execution:
         """Append an event under the lease and return its time; raise ``Fenced`` if the lease
         is gone."""
         row, event = self._event(kind, fields)
-        self._recorded(await self._append(row) == 1, event)
+        self._recorded(self._landed(await self._append(row)), event)
         return event.at
 
     def _append(self, row: dict[str, Any]) -> Committed[int]:
@@ -225,7 +286,7 @@ class Execution:
             )
             return True
 
-        if not await self._commits.submit(write, notify=(Topic.TIMERS,)):
+        if not await self._write(write, notify=(Topic.TIMERS,)):
             raise Fenced()
 
     async def start_child(
@@ -278,7 +339,7 @@ class Execution:
                 )
             return "started"
 
-        outcome = await self._commits.submit(write, notify=child.topics())
+        outcome = await self._write(write, notify=child.topics())
         if outcome == "fenced":
             raise Fenced()
         if outcome == "conflict":
@@ -349,7 +410,7 @@ class Execution:
 
         # Clients may wait for the children's results. This run, their parent, is told in its
         # own history and holds its task; dropped timers need no scheduler.
-        cancelled = await self._commits.submit(write, notify=(Topic.RUNS,) if children else ())
+        cancelled = await self._write(write, notify=(Topic.RUNS,) if children else ())
         if cancelled is None:
             raise Fenced()
         event = Event(
@@ -466,10 +527,10 @@ class Execution:
                 except Exception as exc:
                     reply = (False, exc)
             elif kind is APPEND:
-                reply = await self._append(work) == 1
+                reply = self._landed(await self._append(work))
             elif kind is WRITE:
                 operation, topics = work
-                reply = await self._commits.submit(operation, notify=topics)
+                reply = await self._write(operation, notify=topics)
             else:
                 await asyncio.sleep(work)
                 reply = None
@@ -496,10 +557,14 @@ class Execution:
                 except Exception as exc:
                     reply = (False, exc)
             elif kind is APPEND:
-                reply = transact.append(self._store, [(FENCED_INSERT, work)]) == [1]
+                (count,) = transact.append(self._store, [(FENCED_INSERT, work)])
+                reply = self._landed(count)
             elif kind is WRITE:
                 operation, topics = work
-                reply = transact.run(self._store, operation, notify=topics)
+                try:
+                    reply = transact.run(self._store, self._guarded(operation), notify=topics)
+                except _LostToAnOutage:
+                    raise Fenced() from None
             else:
                 time.sleep(work)
                 reply = None

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TypeVar
 
@@ -158,7 +159,7 @@ class _Transaction:
                 self._connection = self._store._replace(self._connection, exc)
                 self._binder = psycopg.ClientCursor(self._connection)
         self._begun = True
-        self._store._outage.over()
+        self._store._outage.over(self._connection)
         for _ in pending:
             cursor.nextset()
         return cursor
@@ -269,6 +270,10 @@ class PostgresStore:
             open=True,
         )
 
+    @property
+    def outages(self) -> int:
+        return self._outage.count
+
     # -- connections -------------------------------------------------------------------------
 
     def _open(self) -> psycopg.Connection[Row]:
@@ -279,6 +284,7 @@ class PostgresStore:
         return connection
 
     def _configure(self, connection: psycopg.Connection[Row]) -> None:
+        self._outage.born(connection)
         if self.synchronous == "normal":
             connection.execute(_ASYNC_SESSION, prepare=False)
 
@@ -393,7 +399,7 @@ class PostgresStore:
                 except psycopg.Error as exc:
                     raise _translate(exc, self.url) from exc
                 else:
-                    self._outage.over()
+                    self._outage.over(connection)
                     return value
             self._pool.check()
         raise AssertionError("unreachable: the second attempt returns or raises")
@@ -538,25 +544,38 @@ class PostgresStore:
 
 
 class _Outage:
-    """Logs a lost server once, and its return once, however many threads notice."""
+    """Logs a lost server once, and its return once, however many threads notice; counts the
+    dead connections found (``PostgresStore.outages``)."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._lock = threading.Lock()
         self._away = False
+        self.count = 0
+        # The outage count when each connection was made: only one made since the last loss
+        # shows the server back (one that outlived the shutdown of its siblings does not).
+        self._born: weakref.WeakKeyDictionary[psycopg.Connection[Row], int] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def born(self, connection: psycopg.Connection[Row]) -> None:
+        self._born[connection] = self.count
 
     def lost(self, exc: Exception) -> None:
         with self._lock:
+            # Counted at every dead connection, logged once: what was written before any of
+            # them may be gone.
+            self.count += 1
             if self._away:
                 return
             self._away = True
         log.warning("lost PostgreSQL at %s (%s); reconnecting", self._url, str(exc).strip())
 
-    def over(self) -> None:
+    def over(self, connection: psycopg.Connection[Row]) -> None:
         if not self._away:  # the common case, without taking the lock
             return
         with self._lock:
-            if not self._away:
+            if not self._away or self._born.get(connection, -1) < self.count:
                 return
             self._away = False
         log.warning("reconnected to PostgreSQL at %s", self._url)

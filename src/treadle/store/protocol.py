@@ -83,6 +83,15 @@ class Store(Protocol):
     """The database URL, with any password removed."""
     dialect: str
 
+    @property
+    def outages(self) -> int:
+        """How many times this store has found the database server gone (its connection
+        closed under it). Writes that did not wait for the disk (journal appends, claims) and
+        were acknowledged before an outage may be missing after it: a worker stops the runs
+        it was executing across one and lets them be replayed from what the database holds.
+        """
+        ...
+
     def transaction(
         self, *, notify: Collection[Topic] = (), durable: bool = True
     ) -> contextlib.AbstractContextManager[Transaction]:

@@ -116,6 +116,8 @@ class SQLiteStore:
     """
 
     dialect = DIALECT
+    # Nothing stands between this process and the file: a commit it saw is there.
+    outages = 0
 
     def __init__(self, path: str, *, synchronous: str = "normal", busy_timeout: float = 30.0):
         if synchronous not in SYNCHRONOUS_MODES:
