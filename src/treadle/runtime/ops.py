@@ -323,33 +323,21 @@ def claim(
     )
     if not rows:
         return []
-    claimed = codec.encode([row["run_id"] for row in rows], "run ids")
-    runs = {run["id"]: run for run in tx.fetch_all("start_runs", {"ids": claimed, "now": now})}
-    epochs = {row["run_id"]: row["epoch"] for row in rows if row["run_id"] in runs}
-    tx.defer(
+    claimed = {"ids": codec.encode([row["run_id"] for row in rows], "run ids"), "now": now}
+    started, _, _, history = tx.fetch_each(
         [
-            (
-                "insert_event",
-                event_row(
-                    run_id, EventKind.RUN_STARTED, now, data={"worker": owner, "epoch": epoch}
-                ),
-            )
-            for run_id, epoch in epochs.items()
-        ]
-        # A task left behind by a run that finished (on PostgreSQL, a wake-up that raced
-        # the run's end): nothing to do, and it must not come back.
-        + [
-            ("delete_task", {"run_id": row["run_id"]})
-            for row in rows
-            if row["run_id"] not in epochs
+            ("start_runs", claimed),
+            ("record_starts", claimed),
+            ("drop_finished_tasks", claimed),
+            ("histories", claimed),
         ]
     )
-    if not epochs:
-        return []
+    runs = {run["id"]: run for run in started}
+    epochs = {row["run_id"]: row["epoch"] for row in rows if row["run_id"] in runs}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}
-    started = codec.encode(list(epochs), "run ids")
-    for row in tx.fetch_all("histories", {"ids": started}):
-        events[row["run_id"]].append(to_event(row))
+    for row in history:
+        if row["run_id"] in events:
+            events[row["run_id"]].append(to_event(row))
     return [
         Claimed(Lease(run_id, epoch, owner), runs[run_id], events[run_id])
         for run_id, epoch in epochs.items()

@@ -209,6 +209,15 @@ class _Transaction:
             counts.append(cursor.rowcount)
         return counts
 
+    def fetch_each(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        if not statements:
+            return []
+        cursor = self._send([self._bind(query, params) for query, params in statements])
+        rows = [cursor.fetchall() if cursor.description else []]
+        while len(rows) < len(statements) and cursor.nextset():
+            rows.append(cursor.fetchall() if cursor.description else [])
+        return rows
+
     def defer(self, statements: Sequence[Statement]) -> None:
         self._pending += [self._bind(query, params) for query, params in statements]
 

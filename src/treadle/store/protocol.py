@@ -67,6 +67,11 @@ class Transaction(Protocol):
         how many rows each changed (PostgreSQL sends them in one round trip)."""
         ...
 
+    def fetch_each(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """Run statements in order and return the rows each returned (PostgreSQL sends them
+        in one round trip)."""
+        ...
+
     def defer(self, statements: Sequence[Statement]) -> None:
         """Run statements whose outcome nobody needs, in order, before the next statement of
         this transaction or its commit, whichever comes first.

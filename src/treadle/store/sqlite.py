@@ -102,6 +102,9 @@ class _Transaction:
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         return [self.execute(query, params) for query, params in statements]
 
+    def fetch_each(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        return [self.fetch_all(query, params) for query, params in statements]
+
     def defer(self, statements: Sequence[Statement]) -> None:
         # In-process: nothing to save by waiting.
         self.execute_each(statements)

@@ -62,6 +62,25 @@ ON CONFLICT DO NOTHING
 -- name: history
 SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
 
+-- name: record_starts
+-- A run_started event for each claimed run that start_runs started, with its new lease.
+INSERT INTO history (run_id, kind, at, data)
+SELECT runs.id, 'run_started', %(now)s,
+       json_build_object('worker', tasks.owner, 'epoch', tasks.epoch)::text
+FROM runs JOIN tasks ON tasks.run_id = runs.id
+WHERE runs.id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
+  AND runs.status = 'running'
+ORDER BY runs.id
+
+-- name: drop_finished_tasks
+-- Claimed tasks left behind by runs that finished (a wake-up that raced the run's end):
+-- nothing to do, and they must not come back.
+DELETE FROM tasks
+WHERE run_id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
+  AND run_id NOT IN (
+    SELECT id FROM runs
+    WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb))) AND status = 'running')
+
 -- name: histories
 SELECT * FROM history WHERE run_id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb))) ORDER BY id
 

@@ -48,6 +48,21 @@ WHERE EXISTS (SELECT 1 FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND 
 -- name: history
 SELECT * FROM history WHERE run_id = :run_id ORDER BY id
 
+-- name: record_starts
+-- A run_started event for each claimed run that start_runs started, with its new lease.
+INSERT INTO history (run_id, kind, at, data)
+SELECT runs.id, 'run_started', :now, json_object('worker', tasks.owner, 'epoch', tasks.epoch)
+FROM runs JOIN tasks ON tasks.run_id = runs.id
+WHERE runs.id IN (SELECT value FROM json_each(:ids)) AND runs.status = 'running'
+ORDER BY runs.id
+
+-- name: drop_finished_tasks
+-- Claimed tasks left behind by runs that finished: nothing to do, and they must not come back.
+DELETE FROM tasks
+WHERE run_id IN (SELECT value FROM json_each(:ids))
+  AND run_id NOT IN (
+    SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'running')
+
 -- name: histories
 SELECT * FROM history WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 
