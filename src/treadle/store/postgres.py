@@ -682,15 +682,7 @@ class Listener:
         return self._reader.fileno()
 
     def wait(self, timeout: float) -> bool:
-        give_up = time.monotonic() + timeout
-        while True:
-            readable, _, _ = select.select(
-                [self._reader], [], [], max(0.0, give_up - time.monotonic())
-            )
-            if not readable:
-                return False
-            if self.drain():
-                return True
+        return protocol.wait_for_topics(self, timeout)
 
     def drain(self) -> set[Topic]:
         # The bytes first, then the topics: a poke in between leaves a byte behind for topics

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import select
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -196,3 +198,17 @@ def iter_blocks(text: str) -> Iterator[tuple[str, str]]:
             lines.append(line)
     if name is not None:
         yield name, "\n".join(lines).strip()
+
+
+def wait_for_topics(listener: Listener, timeout: float) -> bool:
+    """Block until ``listener`` hears one of its topics (``True``) or ``timeout`` seconds
+    pass (``False``); wake-ups for other topics are drained on the way."""
+    give_up = time.monotonic() + timeout
+    while True:
+        readable, _, _ = select.select(
+            [listener.fileno()], [], [], max(0.0, give_up - time.monotonic())
+        )
+        if not readable:
+            return False
+        if listener.drain():
+            return True

@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import select
 import socket
 import tempfile
-import time
 from collections.abc import Collection
 
 from treadle.store import protocol
@@ -80,15 +78,7 @@ class SocketListener:
         return self._socket.fileno()
 
     def wait(self, timeout: float) -> bool:
-        give_up = time.monotonic() + timeout
-        while True:
-            readable, _, _ = select.select(
-                [self._socket], [], [], max(0.0, give_up - time.monotonic())
-            )
-            if not readable:
-                return False
-            if self.drain():
-                return True
+        return protocol.wait_for_topics(self, timeout)
 
     def drain(self) -> set[Topic]:
         heard: set[Topic] = set()
