@@ -195,11 +195,6 @@ class _Transaction:
     def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
         return self._cursor(query, params).fetchall()
 
-    def execute_many(self, query: str, rows: Sequence[Params]) -> None:
-        self._flush()
-        with self._connection.cursor() as cursor:
-            cursor.executemany(self._sql[query], rows)
-
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         return self._each(statements) if statements else []
 

@@ -62,8 +62,6 @@ class Transaction(Protocol):
 
     def fetch_all(self, query: str, params: Params = ()) -> list[Row]: ...
 
-    def execute_many(self, query: str, rows: Sequence[Params]) -> None: ...
-
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         """Run statements that do not depend on each other's outcome, in order, and return
         how many rows each changed (PostgreSQL sends them in one round trip)."""

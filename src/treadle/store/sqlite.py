@@ -96,9 +96,6 @@ class _Transaction:
         rows: list[Row] = self._connection.execute(self._sql[query], params).fetchall()
         return rows
 
-    def execute_many(self, query: str, rows: Sequence[Params]) -> None:
-        self._connection.executemany(self._sql[query], rows)
-
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
         return [self.execute(query, params) for query, params in statements]
 

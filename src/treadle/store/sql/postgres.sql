@@ -149,9 +149,6 @@ WHERE owner = %(owner)s AND run_id = ANY (ARRAY(SELECT jsonb_array_elements_text
 -- name: delete_task
 DELETE FROM tasks WHERE run_id = %(run_id)s
 
--- name: delete_task_fenced
-DELETE FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s
-
 -- name: delete_task_unless_woken
 DELETE FROM tasks WHERE run_id = %(run_id)s AND epoch = %(epoch)s AND owner = %(owner)s AND wake = 0
 

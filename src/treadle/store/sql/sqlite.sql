@@ -121,9 +121,6 @@ WHERE owner = :owner AND run_id IN (SELECT value FROM json_each(:ids))
 -- name: delete_task
 DELETE FROM tasks WHERE run_id = :run_id
 
--- name: delete_task_fenced
-DELETE FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner
-
 -- name: delete_task_unless_woken
 DELETE FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner AND wake = 0
 
