@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from treadle.runtime import group_commit
 from treadle.store import urls
 from treadle.store.protocol import Store
 
@@ -146,3 +147,76 @@ def test_appends_commit_and_report_the_rows_each_changed(store: Store) -> None:
     ) == [1, 0, 1, 1, 0]
     with store.snapshot() as tx:
         assert tx.fetch_one("get_run", {"id": "j2"}) is not None
+
+
+def event(run_id: str, kind: str, position: int | None, epoch: int) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "at": 2.5,
+        "position": position,
+        "name": "s",
+        "attempt": 1,
+        "data": '{"result": 1}',
+        "epoch": epoch,
+        "owner": "w1",
+    }
+
+
+def test_many_journal_rows_go_in_one_statement_under_their_leases(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.execute("create_run", new_run("held"))
+        tx.execute("create_run", new_run("lost"))
+        claimed = tx.fetch_all(
+            "claim_tasks",
+            {"owner": "w1", "queues": '["default"]', "now": 5.0, "lease_until": 60.0, "limit": 9},
+        )
+    epochs = {row["run_id"]: row["epoch"] for row in claimed}
+    rows = [
+        event("held", "step_started", 0, epochs["held"]),
+        event("lost", "step_completed", 0, epochs["lost"] + 1),  # a stale lease
+        event("held", "step_completed", 0, epochs["held"]),
+        event("held", "step_completed", 0, epochs["held"]),  # the result is there already
+        event("held", "step_completed", 1, epochs["held"]),
+    ]
+    inserted = store.write_rows(
+        "insert_events_fenced", {"events": json.dumps(rows)}, durable=False
+    )
+    assert sorted((row["run_id"], row["kind"], row["position"]) for row in inserted) == [
+        ("held", "step_completed", 0),
+        ("held", "step_completed", 1),
+        ("held", "step_started", 0),
+    ]
+    with store.snapshot() as tx:
+        history = tx.fetch_all("history", {"run_id": "held"})
+        assert tx.fetch_all("history", {"run_id": "lost"})[1:] == []  # run_created only
+    # In the order given, with every field as given.
+    assert [(row["kind"], row["position"]) for row in history[1:]] == [
+        ("step_started", 0),
+        ("step_completed", 0),
+        ("step_completed", 1),
+    ]
+    assert history[1]["at"] == 2.5 and history[1]["data"] == '{"result": 1}'
+    assert history[1]["attempt"] == 1 and history[1]["name"] == "s"
+
+
+def test_a_batch_of_journal_rows_reports_each_rows_fate(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.execute("create_run", new_run("r"))
+        (claimed,) = tx.fetch_all(
+            "claim_tasks",
+            {"owner": "w1", "queues": '["default"]', "now": 5.0, "lease_until": 60.0, "limit": 1},
+        )
+    epoch = claimed["epoch"]
+    assert group_commit.append_journal(store, [event("r", "step_completed", 0, epoch)]) == [1]
+    assert group_commit.append_journal(
+        store,
+        [
+            event("r", "step_completed", 0, epoch),  # there already
+            event("r", "step_completed", 1, epoch),
+            event("r", "step_completed", 1, epoch),  # the same result twice in one batch
+            event("r", "step_started", 2, epoch),
+            event("r", "step_started", 2, epoch),  # any other event may repeat
+            event("r", "step_started", 3, epoch - 1),  # under a lease that is gone
+        ],
+    ) == [0, 1, 0, 1, 1, 0]

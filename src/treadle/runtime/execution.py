@@ -17,7 +17,7 @@ from treadle.core import codec
 from treadle.core.history import Event, EventKind
 from treadle.core.replay import RunJournal
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry, remote_errors, step_info
+from treadle.runtime import group_commit, ops, registry, remote_errors, step_info
 from treadle.runtime.context import Context, SyncContext
 from treadle.runtime.control import (
     APPEND,
@@ -44,8 +44,6 @@ log = logging.getLogger("treadle.worker")
 # A retry delay up to this many seconds is waited out in the worker, holding the run; a
 # longer one suspends the run on a durable timer so that the worker is free meanwhile.
 IN_PROCESS_DELAY = 5.0
-FENCED_INSERT = "insert_event_fenced"
-"""Inserts a history row only while the lease holds, and a step result once per position."""
 
 
 class Execution:
@@ -224,7 +222,7 @@ class Execution:
 
     def _append(self, row: dict[str, Any]) -> Committed[int]:
         # A history row under the lease: a replay would write it again if it were lost.
-        return self._commits.append(FENCED_INSERT, row)
+        return self._commits.append(row)
 
     def _event(self, kind: EventKind, fields: dict[str, Any]) -> tuple[dict[str, Any], Event]:
         """The row to insert under the lease, and the event the journal gets once it is in."""
@@ -557,7 +555,7 @@ class Execution:
                 except Exception as exc:
                     reply = (False, exc)
             elif kind is APPEND:
-                (count,) = transact.append(self._store, [(FENCED_INSERT, work)])
+                (count,) = group_commit.append_journal(self._store, [work])
                 reply = self._landed(count)
             elif kind is WRITE:
                 operation, topics = work

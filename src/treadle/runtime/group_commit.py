@@ -4,16 +4,44 @@ one transaction, so a hundred steps finishing together cost one commit, not a hu
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
-from collections.abc import Callable, Collection, Generator
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from treadle.core import codec
 from treadle.store import transact
-from treadle.store.protocol import Params, Statement, Store, Topic, Transaction
+from treadle.store.protocol import Store, Topic, Transaction
 
 T = TypeVar("T")
 W = TypeVar("W")
 Operation = Callable[[Transaction], Any]
+JournalRow = Mapping[str, Any]
+"""A history row and the lease it is written under (``ops.event_row`` with epoch and owner)."""
+
+
+def append_journal(store: Store, rows: Sequence[JournalRow]) -> list[int]:
+    """Insert history rows, each only while its run's lease holds, committed without waiting
+    for the disk (see ``Store.write``); return how many each inserted (0: the lease is gone,
+    or the step's result is there already).
+
+    Many rows go in one statement rather than one statement each: on PostgreSQL each
+    statement costs the client and the server far more than a row does.
+    """
+    if len(rows) == 1:
+        return transact.append(store, [("insert_event_fenced", rows[0])])
+    inserted = collections.Counter(
+        (row["run_id"], row["kind"], row["position"])
+        for row in transact.append_rows(
+            store, "insert_events_fenced", {"events": codec.encode(rows, "journal rows")}
+        )
+    )
+    counts = []
+    for row in rows:
+        key = (row["run_id"], row["kind"], row["position"])
+        counts.append(1 if inserted[key] > 0 else 0)
+        inserted[key] -= 1
+    return counts
 
 
 class Committed(Generic[T]):
@@ -46,7 +74,7 @@ class Committed(Generic[T]):
 class GroupCommit:
     """Batches the writes submitted in one turn of the event loop.
 
-    Journal writes (``append``) are committed first, together, as ``Store.append`` commits
+    Journal writes (``append``) are committed first, together, as ``append_journal`` commits
     them: without waiting for the disk. The other operations follow in one transaction that
     does wait, in the order they were submitted. Committing the journal first is safe because
     a run awaits each operation it submits before it appends again: within one run nothing
@@ -57,7 +85,7 @@ class GroupCommit:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._operations: list[tuple[Operation, Committed[Any]]] = []
-        self._appends: list[tuple[Statement, Committed[int]]] = []
+        self._appends: list[tuple[JournalRow, Committed[int]]] = []
         self._scheduled = False
         self._notify_after: set[Topic] = set()
         self._durable = False
@@ -83,14 +111,10 @@ class GroupCommit:
         self._schedule()
         return committed
 
-    def append(self, query: str, params: Params) -> Committed[int]:
-        """Queue a journal write (see ``Store.append``); await it for the rows it changed.
-
-        A batch of journal writes alone goes through ``Store.append``, which need not wait
-        for the disk; with other operations they share their transaction.
-        """
+    def append(self, row: JournalRow) -> Committed[int]:
+        """Queue a journal row (see ``append_journal``); await it for the rows inserted."""
         committed: Committed[int] = Committed()
-        self._appends.append(((query, params), committed))
+        self._appends.append((row, committed))
         self._schedule()
         return committed
 
@@ -109,8 +133,8 @@ class GroupCommit:
         if appends:
             self._commit(
                 appends,
-                lambda: transact.append(store, [statement for statement, _ in appends]),
-                lambda statement: transact.append(store, [statement])[0],
+                lambda: append_journal(store, [row for row, _ in appends]),
+                lambda row: append_journal(store, [row])[0],
             )
         if operations:
             self._commit(

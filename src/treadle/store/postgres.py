@@ -17,7 +17,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -32,15 +32,18 @@ T = TypeVar("T")
 CHANNEL = "treadle"
 # Any constant works, as long as every Treadle process uses the same one.
 MIGRATION_LOCK = 7_204_115_111
-_BEGIN = b"BEGIN"
-_BEGIN_SNAPSHOT = b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-_COMMIT = b"COMMIT"
+# A statement ready to send (its text and parameters), and several sent together.
+_Sql = tuple[bytes | str, Params | None]
+_Batch = Sequence[_Sql]
+_BEGIN: _Batch = ((b"BEGIN", None),)
+_BEGIN_SNAPSHOT: _Batch = ((b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", None),)
+_COMMIT: _Batch = ((b"COMMIT", None),)
 # With synchronous="normal" a session commits without waiting for its log record to reach
 # the disk (the server writes it out within a fraction of a second, and any later waiting
 # commit flushes it too, the log being written in order): right for journal appends, which
 # a replay writes again. Every other transaction waits, as the server is configured to.
 _ASYNC_SESSION = b"SET synchronous_commit TO off"
-_WAIT_FOR_FLUSH = b"SET LOCAL synchronous_commit TO DEFAULT;\n"
+_WAIT_FOR_FLUSH: _Sql = (b"SET LOCAL synchronous_commit TO DEFAULT", None)
 SYNCHRONOUS_MODES = ("normal", "full")
 # A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
 DEAD_ROWS = 1000
@@ -77,10 +80,10 @@ def _notify(topics: Collection[Topic]) -> str:
 
 
 @functools.cache
-def _commit_notify(topics: frozenset[Topic]) -> bytes:
+def _commit_notify(topics: frozenset[Topic]) -> _Batch:
     # A notification sent in a transaction is delivered when it commits, never before; sent
     # with the COMMIT, it costs no round trip of its own.
-    return f"{_notify(topics)}; COMMIT".encode()
+    return ((_notify(topics).encode(), None), *_COMMIT)
 
 
 def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
@@ -114,44 +117,42 @@ def _still_open(connection: psycopg.Connection[Row]) -> bool:
     return connection.pgconn.status == psycopg.pq.ConnStatus.OK
 
 
+class _Result(NamedTuple):
+    """What one statement gave: the rows it changed and the rows it returned."""
+
+    rowcount: int
+    rows: list[Row]
+
+
 class _Transaction:
     """Statements inside one transaction on one connection.
 
     The BEGIN and the statements whose outcome nobody waits for (``defer``) are held back
-    and sent with the next statement or with the COMMIT, all in one message. Sending
-    several statements at once needs the simple query protocol, which takes no parameters:
-    they are bound in the client, and the server plans such a message anew every time
-    instead of reusing a prepared statement. That saves a round trip (50-300 µs here) for
-    some more server CPU; preparing the statements once per connection and sending
-    ``EXECUTE`` in the message would save both (not done yet).
+    and sent with the next statement or with the COMMIT, all in one round trip (see
+    ``_round_trip``).
     """
 
-    __slots__ = ("_begun", "_binder", "_connection", "_pending", "_sql", "_store")
+    __slots__ = ("_begun", "_connection", "_pending", "_sql", "_store")
 
-    def __init__(self, store: PostgresStore, connection: psycopg.Connection[Row], begin: bytes):
+    def __init__(
+        self, store: PostgresStore, connection: psycopg.Connection[Row], begin: _Batch
+    ) -> None:
         self._store = store
         self._connection = connection
         self._sql = store._sql
-        self._binder = psycopg.ClientCursor(connection)
-        self._pending: list[bytes] = [begin]
+        self._pending: list[_Sql] = list(begin)
         self._begun = False
 
-    def _cursor(self, query: str, params: Params) -> psycopg.Cursor[Row]:
-        if not self._pending:
-            return self._connection.execute(self._sql[query], params or None)
-        return self._send([self._bind(query, params)])
+    def _one(self, query: str, params: Params) -> _Result:
+        return self._send([(self._sql[query], params or None)])[0]
 
-    def _bind(self, query: str, params: Params) -> bytes:
-        return self._binder.mogrify(self._sql[query], params or None).encode()
-
-    def _send(self, texts: list[bytes], *, commit: bool = False) -> psycopg.Cursor[Row]:
-        """The pending statements and ``texts`` in one message; the cursor is left at the
-        result of the first of ``texts``."""
+    def _send(self, batch: _Batch, *, commit: bool = False) -> list[_Result]:
+        """The pending statements and ``batch`` in one round trip; the results of ``batch``."""
         pending, self._pending = self._pending, []
-        message = b";\n".join(pending + texts)
+        statements = [*pending, *batch]
         while True:
             try:
-                cursor = self._connection.execute(message, prepare=False)
+                results = _round_trip(self._connection, statements)
                 break
             except psycopg.OperationalError as exc:
                 # A connection that died while idle shows it only when used. While the
@@ -160,20 +161,17 @@ class _Transaction:
                 if self._begun or commit or not self._connection.broken:
                     raise
                 self._connection = self._store._replace(self._connection, exc)
-                self._binder = psycopg.ClientCursor(self._connection)
         self._begun = True
         self._store._outage.over(self._connection)
-        for _ in pending:
-            cursor.nextset()
-        return cursor
+        return results[len(pending) :]
 
     def _flush(self) -> None:
         if self._pending:
             self._send([])
 
-    def _commit(self, tail: bytes) -> None:
+    def _commit(self, tail: _Batch) -> None:
         if self._begun or len(self._pending) > 1:  # else nothing was done: nothing to end
-            self._send([tail], commit=True)
+            self._send(tail, commit=True)
 
     def _rollback(self) -> None:
         self._pending = []
@@ -187,37 +185,69 @@ class _Transaction:
         return self._connection.execute(text, params or None)
 
     def execute(self, query: str, params: Params = ()) -> int:
-        return self._cursor(query, params).rowcount
+        return self._one(query, params).rowcount
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
-        return self._cursor(query, params).fetchone()
+        rows = self._one(query, params).rows
+        return rows[0] if rows else None
 
     def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
-        return self._cursor(query, params).fetchall()
+        return self._one(query, params).rows
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
-        return self._each(statements) if statements else []
-
-    def _each(self, statements: Sequence[Statement], *, then: bytes | None = None) -> list[int]:
-        """``execute_each``, and with ``then`` (a COMMIT) in the same message."""
-        texts = [self._bind(query, params) for query, params in statements]
-        cursor = self._send([*texts, then] if then else texts, commit=then is not None)
-        counts = [cursor.rowcount]
-        while len(counts) < len(statements) and cursor.nextset():
-            counts.append(cursor.rowcount)
-        return counts
+        if not statements:
+            return []
+        return [result.rowcount for result in self._send(self._named(statements))]
 
     def fetch_each(self, statements: Sequence[Statement]) -> list[list[Row]]:
         if not statements:
             return []
-        cursor = self._send([self._bind(query, params) for query, params in statements])
-        rows = [cursor.fetchall() if cursor.description else []]
-        while len(rows) < len(statements) and cursor.nextset():
-            rows.append(cursor.fetchall() if cursor.description else [])
-        return rows
+        return [result.rows for result in self._send(self._named(statements))]
 
     def defer(self, statements: Sequence[Statement]) -> None:
-        self._pending += [self._bind(query, params) for query, params in statements]
+        self._pending += self._named(statements)
+
+    def _named(self, statements: Sequence[Statement]) -> list[_Sql]:
+        return [(self._sql[query], params or None) for query, params in statements]
+
+
+def _round_trip(connection: psycopg.Connection[Row], statements: Sequence[_Sql]) -> list[_Result]:
+    """Send ``statements`` at once and read all their results: one round trip.
+
+    Several statements with parameters go in pipeline mode, each as a prepared statement
+    (psycopg prepares a query once it was used a few times on a connection), so that the
+    server neither parses nor plans it again. psycopg's machinery costs the client more per
+    statement than one message of text does, though, and the BEGIN, COMMIT and the like
+    gain nothing from being prepared: a batch with at most one statement with parameters
+    goes as one text message, its parameters bound in the client.
+    """
+    if len(statements) == 1:
+        ((text, params),) = statements
+        return [_read(connection.execute(text, params))]
+    if sum(1 for _, params in statements if params) <= 1:
+        binder = psycopg.ClientCursor(connection)
+        message = b";\n".join(
+            binder.mogrify(text, params).encode() if params else _bytes(text)
+            for text, params in statements
+        )
+        cursor = connection.execute(message, prepare=False)
+        results = [_read(cursor)]
+        while cursor.nextset():
+            results.append(_read(cursor))
+        return results
+    # On leaving the block psycopg sends a Sync and reads every result into its cursor; the
+    # first error, if any, is raised there.
+    with connection.pipeline():
+        cursors = [connection.execute(text, params) for text, params in statements]
+    return [_read(cursor) for cursor in cursors]
+
+
+def _read(cursor: psycopg.Cursor[Row]) -> _Result:
+    return _Result(cursor.rowcount, cursor.fetchall() if cursor.description else [])
+
+
+def _bytes(text: bytes | str) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
 
 
 class PostgresStore:
@@ -343,13 +373,13 @@ class PostgresStore:
     def transaction(
         self, *, notify: Collection[Topic] = (), durable: bool = True
     ) -> contextlib.AbstractContextManager[_Transaction]:
-        return self._transaction(_BEGIN, self._commit_text(notify=notify, durable=durable))
+        return self._transaction(_BEGIN, self._commit_statements(notify=notify, durable=durable))
 
-    def _commit_text(self, *, notify: Collection[Topic], durable: bool) -> bytes:
+    def _commit_statements(self, *, notify: Collection[Topic], durable: bool) -> _Batch:
         commit = _commit_notify(frozenset(notify)) if notify else _COMMIT
         if durable and self.synchronous == "normal":
             # The session does not wait for the log flush (see _configure); this one does.
-            commit = _WAIT_FOR_FLUSH + commit
+            commit = (_WAIT_FOR_FLUSH, *commit)
         return commit
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
@@ -368,22 +398,40 @@ class PostgresStore:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
             return held.execute_each(statements)  # part of the block this thread is in
-        commit = self._commit_text(notify=notify, durable=durable)
+        commit = self._commit_statements(notify=notify, durable=durable)
         if len(statements) == 1 and commit == _COMMIT:
             # A journal append: the session commits without waiting for the log flush (see
             # _configure), so a statement on its own is its own transaction.
             ((query, params),) = statements
             return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
+        results = self._committed(
+            [(self._sql[query], params or None) for query, params in statements], commit
+        )
+        return [result.rowcount for result in results]
 
-        def in_one_message(connection: psycopg.Connection[Row]) -> list[int]:
+    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
+        held: _Transaction | None = getattr(self._local, "transaction", None)
+        if held is not None:
+            return held.fetch_all(query, params)  # part of the block this thread is in
+        commit = self._commit_statements(notify=(), durable=durable)
+        if commit == _COMMIT:  # its own transaction, as a journal append in ``write``
+            return self._alone(lambda c: c.execute(self._sql[query], params or None).fetchall())
+        (result,) = self._committed([(self._sql[query], params or None)], commit)
+        return result.rows
+
+    def _committed(self, statements: _Batch, commit: _Batch) -> list[_Result]:
+        """BEGIN, ``statements`` and ``commit`` in one round trip; the results of
+        ``statements``."""
+
+        def in_one_round_trip(connection: psycopg.Connection[Row]) -> list[_Result]:
             tx = _Transaction(self, connection, _BEGIN)
             try:
-                return tx._each(statements, then=commit)
+                return tx._send([*statements, *commit], commit=True)[: len(statements)]
             except psycopg.Error:
                 tx._rollback()
                 raise
 
-        return self._alone(in_one_message)
+        return self._alone(in_one_round_trip)
 
     def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
         """``statement`` on a connection outside any transaction: it commits by itself.
@@ -417,7 +465,7 @@ class PostgresStore:
         return self._transaction(_BEGIN_SNAPSHOT)
 
     @contextlib.contextmanager
-    def _transaction(self, begin: bytes, commit: bytes = _COMMIT) -> Iterator[_Transaction]:
+    def _transaction(self, begin: _Batch, commit: _Batch = _COMMIT) -> Iterator[_Transaction]:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
             # A block inside another (check_schema inside migrate) is part of it.

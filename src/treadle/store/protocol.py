@@ -133,6 +133,12 @@ class Store(Protocol):
         """
         ...
 
+    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
+        """Run one writing query that returns rows (``RETURNING``) in a transaction of its
+        own, commit it, and return those rows (PostgreSQL: one round trip). ``durable`` as in
+        ``transaction``."""
+        ...
+
     def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:
         """A transaction for reading: a consistent view of the database."""
         ...

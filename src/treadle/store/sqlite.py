@@ -209,6 +209,10 @@ class SQLiteStore:
         with self.transaction(notify=notify, durable=durable) as tx:
             return tx.execute_each(statements)
 
+    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
+        with self.transaction(durable=durable) as tx:
+            return tx.fetch_all(query, params)
+
     def _begin(self, connection: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
         # read locks; the loser polls for the lock, backing off from 50 us to 2 ms.

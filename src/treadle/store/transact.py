@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from treadle import errors
-from treadle.store.protocol import Statement, Store, Topic, Transaction
+from treadle.store.protocol import Params, Row, Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 ATTEMPTS = 5
@@ -54,6 +54,12 @@ def write(
 def append(store: Store, statements: Sequence[Statement]) -> list[int]:
     """Journal writes (see ``Store.write``): committed without waiting for the disk."""
     return write(store, statements, durable=False)
+
+
+def append_rows(store: Store, query: str, params: Params) -> list[Row]:
+    """A journal write that returns rows (see ``Store.write_rows``), not waiting for the
+    disk."""
+    return _again_after_conflicts(lambda: store.write_rows(query, params, durable=False))
 
 
 def _again_after_conflicts(attempt_once: Callable[[], T]) -> T:

@@ -59,6 +59,24 @@ WHERE EXISTS (
     FOR SHARE)
 ON CONFLICT DO NOTHING
 
+-- name: insert_events_fenced
+-- insert_event_fenced for many events at once, a JSON array of its parameters, inserted in
+-- the array's order; returns the events it inserted (a caller tells them apart by run, kind
+-- and position: a run's events share one lease, so they are all refused or none is, and
+-- only a step's result can already be there).
+INSERT INTO history (run_id, kind, at, position, name, attempt, data)
+SELECT e.run_id, e.kind, e.at, e.position, e.name, e.attempt, e.data
+FROM ROWS FROM (jsonb_to_recordset(%(events)s::jsonb) AS (
+    run_id TEXT, kind TEXT, at DOUBLE PRECISION, position INTEGER, name TEXT, attempt INTEGER,
+    data TEXT, epoch BIGINT, owner TEXT)
+) WITH ORDINALITY AS e(run_id, kind, at, position, name, attempt, data, epoch, owner, ord)
+WHERE EXISTS (
+    SELECT 1 FROM tasks WHERE run_id = e.run_id AND epoch = e.epoch AND owner = e.owner
+    FOR SHARE)
+ORDER BY e.ord
+ON CONFLICT DO NOTHING
+RETURNING run_id, kind, position
+
 -- name: history
 SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
 

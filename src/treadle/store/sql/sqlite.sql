@@ -45,6 +45,21 @@ INSERT OR IGNORE INTO history (run_id, kind, at, position, name, attempt, data)
 SELECT :run_id, :kind, :at, :position, :name, :attempt, :data
 WHERE EXISTS (SELECT 1 FROM tasks WHERE run_id = :run_id AND epoch = :epoch AND owner = :owner)
 
+-- name: insert_events_fenced
+-- insert_event_fenced for many events at once (see postgres.sql).
+INSERT OR IGNORE INTO history (run_id, kind, at, position, name, attempt, data)
+SELECT json_extract(value, '$.run_id'), json_extract(value, '$.kind'),
+       json_extract(value, '$.at'), json_extract(value, '$.position'),
+       json_extract(value, '$.name'), json_extract(value, '$.attempt'),
+       json_extract(value, '$.data')
+FROM json_each(:events)
+WHERE EXISTS (
+    SELECT 1 FROM tasks
+    WHERE run_id = json_extract(value, '$.run_id') AND epoch = json_extract(value, '$.epoch')
+      AND owner = json_extract(value, '$.owner'))
+ORDER BY key
+RETURNING run_id, kind, position
+
 -- name: history
 SELECT * FROM history WHERE run_id = :run_id ORDER BY id
 
