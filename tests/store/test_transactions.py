@@ -179,7 +179,9 @@ def test_many_journal_rows_go_in_one_statement_under_their_leases(store: Store) 
         event("held", "step_completed", 0, epochs["held"]),  # the result is there already
         event("held", "step_completed", 1, epochs["held"]),
     ]
-    inserted = store.write_rows("insert_events_fenced", {"events": json.dumps(rows)}, durable=False)
+    (inserted,) = store.write_rows(
+        [("insert_events_fenced", {"events": json.dumps(rows)})], durable=False
+    )
     assert sorted((row["run_id"], row["kind"], row["position"]) for row in inserted) == [
         ("held", "step_completed", 0),
         ("held", "step_completed", 1),

@@ -30,11 +30,12 @@ def append_journal(store: Store, rows: Sequence[JournalRow]) -> list[int]:
     """
     if len(rows) == 1:
         return transact.append(store, [("insert_event_fenced", rows[0])])
+    events = codec.encode(rows, "journal rows")
+    (returned,) = transact.write_rows(
+        store, [("insert_events_fenced", {"events": events})], durable=False
+    )
     inserted = collections.Counter(
-        (row["run_id"], row["kind"], row["position"])
-        for row in transact.append_rows(
-            store, "insert_events_fenced", {"events": codec.encode(rows, "journal rows")}
-        )
+        (row["run_id"], row["kind"], row["position"]) for row in returned
     )
     counts = []
     for row in rows:

@@ -311,7 +311,18 @@ def claim(
     tx: Transaction, owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
 ) -> list[Claimed]:
     """Take up to ``limit`` ready tasks, mark their runs running, and load their histories."""
-    rows = tx.fetch_all(
+    rows = tx.fetch_all(*claim_tasks(owner, queues, limit, now, lease_seconds))
+    if not rows:
+        return []
+    return claimed(owner, rows, tx.fetch_each(start_claimed(rows, now)))
+
+
+def claim_tasks(
+    owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
+) -> Statement:
+    """The statement that leases up to ``limit`` ready tasks to ``owner`` (the first half of
+    ``claim``); it returns their run ids and new epochs."""
+    return (
         "claim_tasks",
         {
             "owner": owner,
@@ -321,19 +332,27 @@ def claim(
             "limit": limit,
         },
     )
-    if not rows:
-        return []
-    claimed = {"ids": codec.encode([row["run_id"] for row in rows], "run ids"), "now": now}
-    started, _, _, history = tx.fetch_each(
-        [
-            ("start_runs", claimed),
-            ("record_starts", claimed),
-            ("drop_finished_tasks", claimed),
-            ("histories", claimed),
-        ]
-    )
-    runs = {run["id"]: run for run in started}
-    epochs = {row["run_id"]: row["epoch"] for row in rows if row["run_id"] in runs}
+
+
+def start_claimed(tasks: list[Row], now: float) -> list[Statement]:
+    """The statements that mark the runs of claimed ``tasks`` running, record their starts
+    and read their histories (the second half of ``claim``). They need not share the
+    claim's transaction: the tasks stay leased in between, and a run that finished
+    meanwhile is left out."""
+    ids = {"ids": codec.encode([row["run_id"] for row in tasks], "run ids"), "now": now}
+    return [
+        ("start_runs", ids),
+        ("record_starts", ids),
+        ("drop_finished_tasks", ids),
+        ("histories", ids),
+    ]
+
+
+def claimed(owner: str, tasks: list[Row], started: list[list[Row]]) -> list[Claimed]:
+    """What a claim hands to its worker, from what ``start_claimed`` returned."""
+    runs_started, _, _, history = started
+    runs = {run["id"]: run for run in runs_started}
+    epochs = {row["run_id"]: row["epoch"] for row in tasks if row["run_id"] in runs}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}
     for row in history:
         if row["run_id"] in events:

@@ -180,26 +180,14 @@ class Worker:
     async def _claim_loop(self) -> None:
         assert self._stopping is not None and self._wake is not None
         options = self.options
-        queues = list(options.queues)
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
                 free = options.concurrency - len(self._active)
                 if free > 0:
-                    now = self._clock()
-                    claim = functools.partial(
-                        ops.claim,
-                        owner=self.id,
-                        queues=queues,
-                        limit=free,
-                        now=now,
-                        lease_seconds=options.lease_seconds,
-                    )
                     try:
-                        # Not durable: a claim that a crash of the database undoes leaves the
-                        # run to be claimed again, and this worker's writes under it fenced.
-                        claimed = await self._commits.submit(claim, durable=False)
+                        claimed = self._claim(free)
                     except errors.StoreError as exc:
                         # The database is away (restarting, say): keep the runs we hold,
                         # look again after a pause; the store reconnects by itself.
@@ -223,6 +211,21 @@ class Worker:
                 wake_waiter.cancel()
         finally:
             stop_waiter.cancel()
+
+    def _claim(self, limit: int) -> list[ops.Claimed]:
+        """Lease up to ``limit`` tasks and start their runs: two round trips on PostgreSQL,
+        each its own transaction (see ``ops.start_claimed``). Neither waits for the disk: a
+        claim that a crash of the database undoes leaves the run to be claimed again, and
+        this worker's writes under it fenced."""
+        now, options = self._clock(), self.options
+        statement = ops.claim_tasks(
+            self.id, list(options.queues), limit, now, options.lease_seconds
+        )
+        (tasks,) = transact.write_rows(self.store, [statement], durable=False)
+        if not tasks:
+            return []
+        started = transact.write_rows(self.store, ops.start_claimed(tasks, now), durable=False)
+        return ops.claimed(self.id, tasks, started)
 
     def _start(self, claimed: ops.Claimed) -> None:
         run = claimed.run

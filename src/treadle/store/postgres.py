@@ -414,15 +414,20 @@ class PostgresStore:
         )
         return [result.rowcount for result in results]
 
-    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
+    def write_rows(
+        self, statements: Sequence[Statement], *, durable: bool = True
+    ) -> list[list[Row]]:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
-            return held.fetch_all(query, params)  # part of the block this thread is in
+            return held.fetch_each(statements)  # part of the block this thread is in
         commit = self._commit_statements(notify=(), durable=durable)
-        if commit == _COMMIT:  # its own transaction, as a journal append in ``write``
-            return self._alone(lambda c: c.execute(self._sql[query], params or None).fetchall())
-        (result,) = self._committed([(self._sql[query], params or None)], commit)
-        return result.rows
+        if len(statements) == 1 and commit == _COMMIT:  # its own transaction, as in ``write``
+            ((query, params),) = statements
+            return [self._alone(lambda c: c.execute(self._sql[query], params or None).fetchall())]
+        results = self._committed(
+            [(self._sql[query], params or None) for query, params in statements], commit
+        )
+        return [result.rows for result in results]
 
     def _committed(self, statements: _Batch, commit: _Batch) -> list[_Result]:
         """BEGIN, ``statements`` and ``commit`` in one round trip; the results of

@@ -133,10 +133,12 @@ class Store(Protocol):
         """
         ...
 
-    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
-        """Run one writing query that returns rows (``RETURNING``) in a transaction of its
-        own, commit it, and return those rows (PostgreSQL: one round trip). ``durable`` as in
-        ``transaction``."""
+    def write_rows(
+        self, statements: Sequence[Statement], *, durable: bool = True
+    ) -> list[list[Row]]:
+        """``write`` for statements that return rows (``RETURNING``, or reads that go with
+        the writes): run them in one transaction, commit it, and return the rows of each
+        (PostgreSQL: one round trip). Safe to repeat, as ``write``'s."""
         ...
 
     def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:

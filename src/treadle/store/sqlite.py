@@ -209,9 +209,11 @@ class SQLiteStore:
         with self.transaction(notify=notify, durable=durable) as tx:
             return tx.execute_each(statements)
 
-    def write_rows(self, query: str, params: Params = (), *, durable: bool = True) -> list[Row]:
+    def write_rows(
+        self, statements: Sequence[Statement], *, durable: bool = True
+    ) -> list[list[Row]]:
         with self.transaction(durable=durable) as tx:
-            return tx.fetch_all(query, params)
+            return tx.fetch_each(statements)
 
     def _begin(self, connection: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading

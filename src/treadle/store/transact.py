@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from treadle import errors
-from treadle.store.protocol import Params, Row, Statement, Store, Topic, Transaction
+from treadle.store.protocol import Row, Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 ATTEMPTS = 5
@@ -56,10 +56,11 @@ def append(store: Store, statements: Sequence[Statement]) -> list[int]:
     return write(store, statements, durable=False)
 
 
-def append_rows(store: Store, query: str, params: Params) -> list[Row]:
-    """A journal write that returns rows (see ``Store.write_rows``), not waiting for the
-    disk."""
-    return _again_after_conflicts(lambda: store.write_rows(query, params, durable=False))
+def write_rows(
+    store: Store, statements: Sequence[Statement], *, durable: bool = True
+) -> list[list[Row]]:
+    """``store.write_rows(...)``, run again after a conflict (which wrote nothing)."""
+    return _again_after_conflicts(lambda: store.write_rows(statements, durable=durable))
 
 
 def _again_after_conflicts(attempt_once: Callable[[], T]) -> T:
