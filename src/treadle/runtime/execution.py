@@ -127,18 +127,29 @@ class Execution:
         self, status: RunStatus, *, result: str | None = None, error: dict[str, Any] | None = None
     ) -> None:
         lease, now = self.lease, self._clock()
-        finish = functools.partial(
-            ops.finish_run,
-            run_id=lease.run_id,
-            new_status=status,
-            now=now,
-            result=result,
-            error=error,
-            lease=lease,
-        )
+        parent_id = self.run["parent_id"]
         # Clients wait for the result; a parent waits too, woken as a task.
-        topics = (Topic.RUNS,) if self.run["parent_id"] is None else (Topic.RUNS, Topic.TASKS)
-        if not await self._write(finish, notify=topics):
+        topics = (Topic.RUNS,) if parent_id is None else (Topic.RUNS, Topic.TASKS)
+        if ops.ends_alone(status, parent_id):
+            # One statement, sent with its commit: one round trip.
+            ending = ops.ending(lease, status, now, result=result, error=error)
+            try:
+                rows = await self._commits.write_rows(ending, notify=topics, guard=self._check)
+            except _LostToAnOutage:
+                raise Fenced() from None
+            finished = bool(rows)
+        else:
+            finish = functools.partial(
+                ops.finish_run,
+                run_id=lease.run_id,
+                new_status=status,
+                now=now,
+                result=result,
+                error=error,
+                lease=lease,
+            )
+            finished = await self._write(finish, notify=topics)
+        if not finished:
             log.info(
                 "run %s: finished here but its lease was lost; result dropped",
                 self.run_id,
@@ -180,11 +191,14 @@ class Execution:
     def _landed(self, inserted: int) -> bool:
         return inserted == 1 and self._current()
 
+    def _check(self) -> None:
+        if not self._current():
+            raise _LostToAnOutage()
+
     def _guarded(self, operation: Callable[[Transaction], T]) -> Callable[[Transaction], T]:
         def guarded(tx: Transaction) -> T:
             value = operation(tx)
-            if not self._current():
-                raise _LostToAnOutage()  # rolls the transaction back
+            self._check()  # rolls the transaction back
             return value
 
         return guarded

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from treadle.core import codec
 from treadle.store import transact
-from treadle.store.protocol import Store, Topic, Transaction
+from treadle.store.protocol import Row, Statement, Store, Topic, Transaction
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -77,16 +77,20 @@ class GroupCommit:
 
     Journal writes (``append``) are committed first, together, as ``append_journal`` commits
     them: without waiting for the disk. The other operations follow in one transaction that
-    does wait, in the order they were submitted. Committing the journal first is safe because
-    a run awaits each operation it submits before it appends again: within one run nothing
-    is reordered, and writes of different runs touch different rows. Keeping the two apart
-    means a step result never waits for the disk because a claim happened to share its turn.
+    does wait, in the order they were submitted; then the single statements queued with
+    ``write_rows`` (runs that end), in one more that waits, sent whole in one round trip.
+    Committing the journal first is safe because a run awaits each operation it submits
+    before it appends again: within one run nothing is reordered, and writes of different
+    runs touch different rows. Keeping the journal apart means a step result never waits
+    for the disk because another run's end happened to share its turn.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._operations: list[tuple[Operation, Committed[Any]]] = []
         self._appends: list[tuple[JournalRow, Committed[int]]] = []
+        self._statements: list[tuple[Statement, Callable[[], object], Committed[list[Row]]]] = []
+        self._statements_notify: set[Topic] = set()
         self._scheduled = False
         self._notify_after: set[Topic] = set()
         self._durable = False
@@ -119,6 +123,23 @@ class GroupCommit:
         self._schedule()
         return committed
 
+    def write_rows(
+        self,
+        statement: Statement,
+        *,
+        notify: Collection[Topic] = (),
+        guard: Callable[[], object] = lambda: None,
+    ) -> Committed[list[Row]]:
+        """Queue one statement that returns rows, to be committed (waiting for the disk)
+        with the others of this turn; await it for its rows. ``guard`` is called as the
+        batch goes out: an error it raises is this statement's outcome, and the statement
+        stays out of the batch."""
+        committed: Committed[list[Row]] = Committed()
+        self._statements.append((statement, guard, committed))
+        self._statements_notify.update(notify)
+        self._schedule()
+        return committed
+
     def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
@@ -129,6 +150,8 @@ class GroupCommit:
         appends, self._appends = self._appends, []
         notify, self._notify_after = self._notify_after, set()
         durable, self._durable = self._durable, False
+        statements, self._statements = self._statements, []
+        topics, self._statements_notify = self._statements_notify, set()
         self._scheduled = False
         store = self._store
         if appends:
@@ -147,6 +170,20 @@ class GroupCommit:
                     durable=durable,
                 ),
                 lambda operation: transact.run(store, operation, notify=notify, durable=durable),
+            )
+        ready: list[tuple[Statement, Committed[list[Row]]]] = []
+        for statement, guard, committed in statements:
+            try:
+                guard()
+            except Exception as exc:
+                committed._resolve(None, exc)
+            else:
+                ready.append((statement, committed))
+        if ready:
+            self._commit(
+                ready,
+                lambda: transact.write_rows(store, [item for item, _ in ready], notify=topics),
+                lambda item: transact.write_rows(store, [item], notify=topics)[0],
             )
 
     @staticmethod

@@ -153,34 +153,27 @@ def finish_run(
 
     With a ``lease``, only while that lease holds.
     """
-    error_text = None if error is None else codec.encode(error, "the run's error")
-    params = {
-        "id": run_id,
-        "status": new_status.value,
-        "result": result,
-        "error": error_text,
-        "now": now,
-    }
-    if lease is None:
-        finished = tx.fetch_one("finish_run", params)
+    params = _end_params(run_id, new_status, now, result, error)
+    if lease is not None:
+        finished = tx.fetch_one(*ending(lease, new_status, now, result=result, error=error))
+        if finished is None:
+            return False
     else:
-        finished = tx.fetch_one(
-            "finish_run_fenced", params | {"epoch": lease.epoch, "owner": lease.owner}
+        finished = tx.fetch_one("finish_run", params)
+        if finished is None:
+            return False
+        # Without a lease the run may have no task, and a wake-up may be inserting one
+        # (waiting for the run row this update locks): only a statement that begins after
+        # that insert committed sees it, so the deletes follow the update rather than ride
+        # in it as they do in finish_run_fenced, whose run holds its task.
+        event = event_row(run_id, _FINISH_EVENT[new_status], now) | {"data": params["data"]}
+        tx.defer(
+            [
+                ("insert_event", event),
+                ("delete_task", {"run_id": run_id}),
+                ("delete_timers", {"run_id": run_id}),
+            ]
         )
-    if finished is None:
-        return False
-    data: dict[str, Any] | None = None
-    if result is not None:
-        data = {"result": codec.decode(result)}
-    elif error is not None:
-        data = {"error": error}
-    tx.defer(
-        [
-            ("insert_event", event_row(run_id, _FINISH_EVENT[new_status], now, data=data)),
-            ("delete_task", {"run_id": run_id}),
-            ("delete_timers", {"run_id": run_id}),
-        ]
-    )
     if new_status in _ENDS_CHILDREN:
         for child in tx.fetch_all("unfinished_children", {"id": run_id}):
             finish_run(
@@ -196,6 +189,47 @@ def finish_run(
     if finished["parent_id"] is not None:
         tell_parent(tx, finished, now)
     return True
+
+
+def ending(
+    lease: Lease,
+    new_status: RunStatus,
+    now: float,
+    *,
+    result: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> Statement:
+    """The statement that ends a run under its lease (``finish_run`` with a ``lease``, but
+    for the children and the parent): its final status and event, its task and timers gone.
+    It returns the run as it ends, or nothing when the run had ended or the lease is lost."""
+    params = _end_params(lease.run_id, new_status, now, result, error)
+    return ("finish_run_fenced", params | {"epoch": lease.epoch, "owner": lease.owner})
+
+
+def _end_params(
+    run_id: str, new_status: RunStatus, now: float, result: str | None, error: dict[str, Any] | None
+) -> dict[str, Any]:
+    kind = _FINISH_EVENT[new_status]
+    data: dict[str, Any] | None = None
+    if result is not None:
+        data = {"result": codec.decode(result)}
+    elif error is not None:
+        data = {"error": error}
+    return {
+        "id": run_id,
+        "status": new_status.value,
+        "result": result,
+        "error": None if error is None else codec.encode(error, "the run's error"),
+        "now": now,
+        "kind": kind.value,
+        "data": None if data is None else codec.encode(data, f"the {kind.value} event"),
+    }
+
+
+def ends_alone(new_status: RunStatus, parent_id: str | None) -> bool:
+    """Whether ``ending``'s statement is all that ``finish_run`` does, under a lease, for
+    such a run: no children to cancel, no parent to tell."""
+    return new_status not in _ENDS_CHILDREN and parent_id is None
 
 
 def tell_parent(tx: Transaction, child: Row, now: float) -> None:

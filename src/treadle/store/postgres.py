@@ -415,12 +415,16 @@ class PostgresStore:
         return [result.rowcount for result in results]
 
     def write_rows(
-        self, statements: Sequence[Statement], *, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[list[Row]]:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
             return held.fetch_each(statements)  # part of the block this thread is in
-        commit = self._commit_statements(notify=(), durable=durable)
+        commit = self._commit_statements(notify=notify, durable=durable)
         if len(statements) == 1 and commit == _COMMIT:  # its own transaction, as in ``write``
             ((query, params),) = statements
             return [self._alone(lambda c: c.execute(self._sql[query], params or None).fetchall())]

@@ -134,7 +134,11 @@ class Store(Protocol):
         ...
 
     def write_rows(
-        self, statements: Sequence[Statement], *, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[list[Row]]:
         """``write`` for statements that return rows (``RETURNING``, or reads that go with
         the writes): run them in one transaction, commit it, and return the rows of each

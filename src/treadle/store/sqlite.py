@@ -89,11 +89,21 @@ class _Transaction:
         return self._connection.execute(script[-1], params).rowcount
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
+        if query in self._scripts:
+            rows = self.fetch_all(query, params)
+            return rows[0] if rows else None
         row: Row | None = self._connection.execute(self._sql[query], params).fetchone()
         return row
 
     def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
-        rows: list[Row] = self._connection.execute(self._sql[query], params).fetchall()
+        script = self._scripts.get(query)
+        if script is None:
+            rows: list[Row] = self._connection.execute(self._sql[query], params).fetchall()
+            return rows
+        # The first statement's rows; the others follow it, with the same parameters.
+        rows = self._connection.execute(script[0], params).fetchall()
+        for statement in script[1:]:
+            self._connection.execute(statement, params)
         return rows
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
@@ -210,9 +220,13 @@ class SQLiteStore:
             return tx.execute_each(statements)
 
     def write_rows(
-        self, statements: Sequence[Statement], *, durable: bool = True
+        self,
+        statements: Sequence[Statement],
+        *,
+        notify: Collection[Topic] = (),
+        durable: bool = True,
     ) -> list[list[Row]]:
-        with self.transaction(durable=durable) as tx:
+        with self.transaction(notify=notify, durable=durable) as tx:
             return tx.fetch_each(statements)
 
     def _begin(self, connection: sqlite3.Connection) -> None:

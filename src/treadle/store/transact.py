@@ -57,10 +57,16 @@ def append(store: Store, statements: Sequence[Statement]) -> list[int]:
 
 
 def write_rows(
-    store: Store, statements: Sequence[Statement], *, durable: bool = True
+    store: Store,
+    statements: Sequence[Statement],
+    *,
+    notify: Collection[Topic] = (),
+    durable: bool = True,
 ) -> list[list[Row]]:
     """``store.write_rows(...)``, run again after a conflict (which wrote nothing)."""
-    return _again_after_conflicts(lambda: store.write_rows(statements, durable=durable))
+    return _again_after_conflicts(
+        lambda: store.write_rows(statements, notify=notify, durable=durable)
+    )
 
 
 def _again_after_conflicts(attempt_once: Callable[[], T]) -> T:

@@ -121,15 +121,28 @@ WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
 RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: finish_run_fenced
--- finish_run by the worker that holds the run's lease, checked in the same statement (the
--- task row held FOR SHARE, as insert_event_fenced does).
-UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s, finished_at = %(now)s,
-                updated_at = %(now)s
-WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
-  AND EXISTS (
-    SELECT 1 FROM tasks WHERE run_id = %(id)s AND epoch = %(epoch)s AND owner = %(owner)s
-    FOR SHARE)
-RETURNING id, workflow, status, result, error, parent_id, parent_position
+-- A run's end by the worker that holds its lease, in one statement: the final status
+-- (the lease checked with the task row held FOR SHARE, as insert_event_fenced does), the
+-- event that says so (%(kind)s, %(data)s), its task and timers gone. Returns the run as it
+-- ends, or nothing. The deletes see the task row as the update found it: a wake-up that
+-- changed it meanwhile only updated it (the run holds its task), which they follow.
+WITH finished AS (
+    UPDATE runs SET status = %(status)s, result = %(result)s, error = %(error)s,
+                    finished_at = %(now)s, updated_at = %(now)s
+    WHERE id = %(id)s AND status IN ('pending', 'running', 'waiting')
+      AND EXISTS (
+        SELECT 1 FROM tasks WHERE run_id = %(id)s AND epoch = %(epoch)s AND owner = %(owner)s
+        FOR SHARE)
+    RETURNING id, workflow, status, result, error, parent_id, parent_position
+), recorded AS (
+    INSERT INTO history (run_id, kind, at, data)
+    SELECT id, %(kind)s, %(now)s, %(data)s FROM finished
+), task AS (
+    DELETE FROM tasks WHERE run_id IN (SELECT id FROM finished)
+), timers AS (
+    DELETE FROM timers WHERE run_id IN (SELECT id FROM finished)
+)
+SELECT * FROM finished
 
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
@@ -185,6 +198,9 @@ WHERE queue = ANY (ARRAY(SELECT jsonb_array_elements_text(%(queues)s::jsonb)))
 INSERT INTO timers (run_id, position, fire_at) VALUES (%(run_id)s, %(position)s, %(fire_at)s)
 ON CONFLICT DO NOTHING
 
+-- name: delete_timers
+DELETE FROM timers WHERE run_id = %(run_id)s
+
 -- name: due_timers
 SELECT run_id, position FROM timers WHERE fire_at <= %(now)s ORDER BY fire_at LIMIT %(limit)s
 
@@ -193,9 +209,6 @@ SELECT min(fire_at) AS at FROM timers
 
 -- name: delete_timer
 DELETE FROM timers WHERE run_id = %(run_id)s AND position = %(position)s
-
--- name: delete_timers
-DELETE FROM timers WHERE run_id = %(run_id)s
 
 -- name: overdue_runs
 SELECT id FROM runs

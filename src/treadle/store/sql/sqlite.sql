@@ -97,12 +97,19 @@ WHERE id = :id AND status IN ('pending', 'running', 'waiting')
 RETURNING id, workflow, status, result, error, parent_id, parent_position
 
 -- name: finish_run_fenced
--- finish_run by the worker that holds the run's lease, checked in the same statement.
+-- A run's end by the worker that holds its lease (see postgres.sql), the rows being the
+-- first statement's: the event only if it changed the run; a finished run's task and
+-- timers go in any case (it needs none).
 UPDATE runs SET status = :status, result = :result, error = :error, finished_at = :now,
                 updated_at = :now
 WHERE id = :id AND status IN ('pending', 'running', 'waiting')
   AND EXISTS (SELECT 1 FROM tasks WHERE run_id = :id AND epoch = :epoch AND owner = :owner)
-RETURNING id, workflow, status, result, error, parent_id, parent_position
+RETURNING id, workflow, status, result, error, parent_id, parent_position;
+INSERT INTO history (run_id, kind, at, data) SELECT :id, :kind, :now, :data WHERE changes() = 1;
+DELETE FROM tasks WHERE run_id = :id AND EXISTS (
+    SELECT 1 FROM runs WHERE id = :id AND status NOT IN ('pending', 'running', 'waiting'));
+DELETE FROM timers WHERE run_id = :id AND EXISTS (
+    SELECT 1 FROM runs WHERE id = :id AND status NOT IN ('pending', 'running', 'waiting'))
 
 -- name: reopen_run
 UPDATE runs SET status = 'pending', result = NULL, error = NULL, finished_at = NULL,
@@ -153,6 +160,9 @@ WHERE queue IN (SELECT value FROM json_each(:queues))
 -- name: insert_timer
 INSERT OR IGNORE INTO timers (run_id, position, fire_at) VALUES (:run_id, :position, :fire_at)
 
+-- name: delete_timers
+DELETE FROM timers WHERE run_id = :run_id
+
 -- name: due_timers
 SELECT run_id, position FROM timers WHERE fire_at <= :now ORDER BY fire_at LIMIT :limit
 
@@ -161,9 +171,6 @@ SELECT min(fire_at) AS at FROM timers
 
 -- name: delete_timer
 DELETE FROM timers WHERE run_id = :run_id AND position = :position
-
--- name: delete_timers
-DELETE FROM timers WHERE run_id = :run_id
 
 -- name: overdue_runs
 SELECT id FROM runs
