@@ -43,9 +43,6 @@ _COMMIT: _Batch = ((b"COMMIT", None),)
 # commit flushes it too, the log being written in order): right for journal appends, which
 # a replay writes again. Every other transaction waits, as the server is configured to.
 _ASYNC_SESSION = b"SET synchronous_commit TO off"
-# How many statements without parameters make a batch cheaper to send as text (see
-# _round_trip): fewer, and the plan that pipeline mode saves the server weighs more.
-_TEXT_AROUND = 3
 _WAIT_FOR_FLUSH: _Sql = (b"SET LOCAL synchronous_commit TO DEFAULT", None)
 SYNCHRONOUS_MODES = ("normal", "full")
 # A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
@@ -217,29 +214,15 @@ class _Transaction:
 def _round_trip(connection: psycopg.Connection[Row], statements: Sequence[_Sql]) -> list[_Result]:
     """Send ``statements`` at once and read all their results: one round trip.
 
-    Statements go in pipeline mode, each as a prepared statement (psycopg prepares a query
-    once it was used a few times on a connection), so that the server neither parses nor
-    plans it again: planning a claim or a run's end costs the server more than the round
-    trip. psycopg's machinery costs the client more per statement than one message of text
-    does, though, and the BEGIN, COMMIT, NOTIFY and the like gain nothing from being
-    prepared: a batch of those around a single statement with parameters (a run's start)
-    goes as one text message, its parameters bound in the client.
+    Several go in pipeline mode, each as a prepared statement (psycopg prepares a query once
+    it was used a few times on a connection), so that the server neither parses nor plans
+    it again. Binding the parameters in the client and sending one text message instead
+    costs the client about half as much, but the server, which every client and worker
+    shares, plans a claim or a run's end anew each time: more than a round trip here.
     """
     if len(statements) == 1:
         ((text, params),) = statements
         return [_read(connection.execute(text, params))]
-    with_params = sum(1 for _, params in statements if params)
-    if with_params <= 1 and len(statements) - with_params >= _TEXT_AROUND:
-        binder = psycopg.ClientCursor(connection)
-        message = b";\n".join(
-            binder.mogrify(text, params).encode() if params else _bytes(text)
-            for text, params in statements
-        )
-        cursor = connection.execute(message, prepare=False)
-        results = [_read(cursor)]
-        while cursor.nextset():
-            results.append(_read(cursor))
-        return results
     # On leaving the block psycopg sends a Sync and reads every result into its cursor; the
     # first error, if any, is raised there.
     with connection.pipeline():
@@ -249,10 +232,6 @@ def _round_trip(connection: psycopg.Connection[Row], statements: Sequence[_Sql])
 
 def _read(cursor: psycopg.Cursor[Row]) -> _Result:
     return _Result(cursor.rowcount, cursor.fetchall() if cursor.description else [])
-
-
-def _bytes(text: bytes | str) -> bytes:
-    return text if isinstance(text, bytes) else text.encode()
 
 
 class PostgresStore:
