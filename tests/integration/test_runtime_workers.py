@@ -159,6 +159,30 @@ def test_an_expired_lease_is_fenced_by_the_next_claim(engine: tr.Engine, db_url:
     assert fenced_insert(db_url, stale) == 0
 
 
+def test_a_runs_end_under_a_lost_lease_changes_nothing(engine: tr.Engine, db_url: str) -> None:
+    run_id = engine.start(workers_quick_wf)
+    first = ghost_claim(db_url, lease_seconds=0.05, owner="first")
+    time.sleep(0.1)
+    second = ghost_claim(db_url, lease_seconds=30, owner="second")
+    store = urls.open_store(db_url)
+    try:
+        for lease, rows in ((first, 0), (second, 1), (second, 0)):  # the last: ended already
+            ending = ops.ending(lease, tr.RunStatus.SUCCEEDED, time.time(), result='"done"')
+            (returned,) = store.write_rows([ending])
+            assert len(returned) == rows
+            if rows:
+                assert returned[0]["status"] == "succeeded" and returned[0]["parent_id"] is None
+            if lease is first:
+                assert engine.get(run_id).status is tr.RunStatus.RUNNING
+                assert holds(db_url, second)
+    finally:
+        store.close()
+    assert engine.result(run_id, timeout=5) == "done"
+    ends = [e for e in engine.history(run_id) if e.kind is tr.EventKind.RUN_SUCCEEDED]
+    assert [e.data for e in ends] == [{"result": "done"}]
+    assert not holds(db_url, second)  # its task went with it
+
+
 def test_a_live_lease_is_not_taken(engine: tr.Engine, db_url: str) -> None:
     engine.start(workers_quick_wf)
     ghost_claim(db_url, lease_seconds=30)
