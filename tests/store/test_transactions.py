@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from treadle import errors
 from treadle.runtime import group_commit
 from treadle.store import urls
-from treadle.store.protocol import Store
+from treadle.store.protocol import Store, Topic
 
 
 def new_run(id: str, now: float = 1.0) -> dict[str, object]:
@@ -220,3 +221,23 @@ def test_a_batch_of_journal_rows_reports_each_rows_fate(store: Store) -> None:
             event("r", "step_started", 3, epoch - 1),  # under a lease that is gone
         ],
     ) == [0, 1, 0, 1, 1, 0]
+
+
+def test_statements_written_together_are_one_transaction(store: Store) -> None:
+    broken = {  # history.kind may not be NULL
+        "run_id": "w",
+        "kind": None,
+        "at": 1.0,
+        "position": None,
+        "name": None,
+        "attempt": None,
+        "data": None,
+    }
+    for durable in (True, False):
+        with pytest.raises(errors.StoreError):
+            store.write([("create_run", new_run("w")), ("insert_event", broken)], durable=durable)
+        with pytest.raises(errors.StoreError):
+            store.write_rows([("create_run", new_run("w")), ("insert_event", broken)])
+        with store.snapshot() as tx:
+            assert tx.fetch_one("get_run", {"id": "w"}) is None
+    assert store.write([("create_run", new_run("w"))], notify=[Topic.TASKS]) == [1]

@@ -192,9 +192,11 @@ class SQLiteStore:
             self._begin(connection)
             try:
                 yield _Transaction(connection, self._sql, self._scripts)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):  # a statement failed: say so in our terms
+                    raise _translate(exc, self.path) from exc
                 raise
             try:
                 connection.execute("COMMIT")
