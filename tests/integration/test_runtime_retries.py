@@ -241,6 +241,26 @@ def test_run_deadline_times_out_a_sleeping_run(
     assert kinds[-1] is tr.EventKind.RUN_TIMED_OUT
 
 
+def test_each_retry_of_a_timed_out_run_gets_the_time_it_had_at_first(
+    engine: tr.Engine, start_worker
+) -> None:
+    start_worker()
+    run_id = engine.start(retries_deadline_wf)
+    for _ in range(3):
+        with pytest.raises(tr.RunTimedOutError):
+            engine.result(run_id, timeout=10)
+        time.sleep(0.3)  # a while after the deadline: the window must not grow by it
+        before = time.time()
+        engine.retry(run_id)
+        info = engine.get(run_id)
+        assert info.deadline is not None
+        assert before - 0.05 <= info.deadline - 0.5 <= time.time() + 0.05
+    with pytest.raises(tr.RunTimedOutError):
+        engine.result(run_id, timeout=10)
+    retried = [e for e in engine.history(run_id) if e.kind is tr.EventKind.RUN_RETRIED]
+    assert [e.data["time_allowed"] for e in retried] == pytest.approx([0.5, 0.5, 0.5])
+
+
 def test_run_deadline_interrupts_a_running_step(engine: tr.Engine, start_worker) -> None:
     start_worker()
     started = time.monotonic()

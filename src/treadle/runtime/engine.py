@@ -21,7 +21,7 @@ from treadle.runtime import ops, registry, remote_errors, schedules
 from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
-from treadle.store.protocol import Row, Topic, Transaction
+from treadle.store.protocol import Row, Topic
 
 MAX_PAGE = 1000
 
@@ -203,18 +203,11 @@ class Engine:
         """Send a failed or timed-out run back to work, resuming from its failed step."""
         now = self._clock()
 
-        def retry(tx: Transaction) -> None:
-            row = ops.get_run(tx, run_id)
-            deadline = None
-            if row["deadline"] is not None:
-                deadline = now + (row["deadline"] - row["created_at"])
-            ops.retry(tx, run_id, now, deadline)
-
         # Whether a run has a deadline never changes, so it can be read first: a new deadline
         # is for the scheduler.
         has_deadline = ops.get_run(self._store, run_id)["deadline"] is not None
         topics = (Topic.TASKS, Topic.TIMERS) if has_deadline else (Topic.TASKS,)
-        transact.run(self._store, retry, notify=topics)
+        transact.run(self._store, lambda tx: ops.retry(tx, run_id, now), notify=topics)
 
     def change_net(self, run_id: str, change: NetChange) -> nets.NetState:
         """Change the topology of a running flow or net case.

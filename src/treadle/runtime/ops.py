@@ -303,7 +303,9 @@ def cancel(tx: Transaction, run_id: str, now: float) -> None:
     )
 
 
-def retry(tx: Transaction, run_id: str, now: float, deadline: float | None) -> None:
+def retry(tx: Transaction, run_id: str, now: float) -> None:
+    """Send a failed or timed-out run back to work; a run with a deadline gets as long as it
+    had the first time, from now."""
     run = get_run(tx, run_id)
     if RunStatus(run["status"]) not in status.RETRYABLE:
         raise errors.RunNotRetryableError(
@@ -311,9 +313,28 @@ def retry(tx: Transaction, run_id: str, now: float, deadline: float | None) -> N
             "retried (cancel a running one first, or start a new run)",
             run_id=run_id,
         )
+    allowed = _time_allowed(tx, run)
+    deadline = None if allowed is None else now + allowed
     tx.execute("reopen_run", {"id": run_id, "now": now, "deadline": deadline})
-    append(tx, run_id, EventKind.RUN_RETRIED, now, data={"previous_status": run["status"]})
+    data: dict[str, Any] = {"previous_status": run["status"]}
+    if allowed is not None:
+        data["time_allowed"] = allowed
+    append(tx, run_id, EventKind.RUN_RETRIED, now, data=data)
     wake(tx, run_id, now)
+
+
+def _time_allowed(tx: Transaction, run: Row) -> float | None:
+    """How long the run may take from a (re)start: ``deadline - created_at`` until a retry,
+    which records it in its event (the deadline then counts from the retry)."""
+    if run["deadline"] is None:
+        return None
+    for row in reversed(tx.fetch_all("history", {"run_id": run["id"]})):
+        if row["kind"] == EventKind.RUN_RETRIED.value:
+            allowed = codec.decode(row["data"]).get("time_allowed")
+            if allowed is not None:
+                return float(allowed)
+            break  # retried by an older Treadle: the window below is the best left
+    return float(run["deadline"] - run["created_at"])
 
 
 def fire_timer(tx: Transaction, run_id: str, position: int, now: float) -> bool:
