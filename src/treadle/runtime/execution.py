@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from treadle import errors
@@ -36,7 +37,18 @@ T = TypeVar("T")
 
 
 class _LostToAnOutage(Exception):
-    """Rolls back a write under the lease that found the database lost since the claim."""
+    """Rolls back a write under the lease that found the database lost since the claim.
+
+    An ``Exception``, so that the group commit hands it to the write's caller alone, where
+    ``_stopping_the_run`` turns it into the ``Fenced`` that stops the run."""
+
+
+@contextlib.contextmanager
+def _stopping_the_run() -> Iterator[None]:
+    try:
+        yield
+    except _LostToAnOutage:
+        raise Fenced() from None
 
 
 log = logging.getLogger("treadle.worker")
@@ -133,10 +145,8 @@ class Execution:
         if ops.ends_alone(status, parent_id):
             # One statement, sent with its commit: one round trip.
             ending = ops.ending(lease, status, now, result=result, error=error)
-            try:
+            with _stopping_the_run():
                 rows = await self._commits.write_rows(ending, notify=topics, guard=self._check)
-            except _LostToAnOutage:
-                raise Fenced() from None
             finished = bool(rows)
         else:
             finish = functools.partial(
@@ -207,10 +217,8 @@ class Execution:
         self, operation: Callable[[Transaction], T], *, notify: Collection[Topic] = ()
     ) -> T:
         """Commit ``operation`` with the other writes of this turn (``GroupCommit``)."""
-        try:
+        with _stopping_the_run():
             return await self._commits.submit(self._guarded(operation), notify=notify)
-        except _LostToAnOutage:
-            raise Fenced() from None
 
     async def _hand_back(self) -> None:
         """Release the run's task so that a claim replays the run now, not once the lease
@@ -573,10 +581,8 @@ class Execution:
                 reply = self._landed(count)
             elif kind is WRITE:
                 operation, topics = work
-                try:
+                with _stopping_the_run():
                     reply = transact.run(self._store, self._guarded(operation), notify=topics)
-                except _LostToAnOutage:
-                    raise Fenced() from None
             else:
                 time.sleep(work)
                 reply = None
