@@ -237,7 +237,9 @@ ON CONFLICT (name) DO NOTHING
 -- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
 -- epoch, the fencing token that its writes are checked against. Nothing here waits on the
 -- lease row (SKIP LOCKED): a bid that finds it locked takes nothing and is made again
--- later, so a process paused while holding the row holds up no other process.
+-- later, so a process paused while holding the row blocks no other process. It does delay
+-- the takeover: a leader paused inside a tick keeps the row locked (FOR SHARE, see
+-- holds_scheduler_lease) until it resumes or its connection is cut.
 UPDATE scheduler_lease SET holder = %(holder)s, epoch = epoch + 1, expires_at = %(expires_at)s
 WHERE name = (
     SELECT name FROM scheduler_lease
