@@ -153,27 +153,12 @@ def finish_run(
 
     With a ``lease``, only while that lease holds.
     """
-    params = _end_params(run_id, new_status, now, result, error)
     if lease is not None:
         finished = tx.fetch_one(*ending(lease, new_status, now, result=result, error=error))
-        if finished is None:
-            return False
     else:
-        finished = tx.fetch_one("finish_run", params)
-        if finished is None:
-            return False
-        # Without a lease the run may have no task, and a wake-up may be inserting one
-        # (waiting for the run row this update locks): only a statement that begins after
-        # that insert committed sees it, so the deletes follow the update rather than ride
-        # in it as they do in finish_run_fenced, whose run holds its task.
-        event = event_row(run_id, _FINISH_EVENT[new_status], now) | {"data": params["data"]}
-        tx.defer(
-            [
-                ("insert_event", event),
-                ("delete_task", {"run_id": run_id}),
-                ("delete_timers", {"run_id": run_id}),
-            ]
-        )
+        finished = _finish_without_lease(tx, run_id, new_status, now, result, error)
+    if finished is None:
+        return False
     if new_status in _ENDS_CHILDREN:
         for child in tx.fetch_all("unfinished_children", {"id": run_id}):
             finish_run(
@@ -189,6 +174,32 @@ def finish_run(
     if finished["parent_id"] is not None:
         tell_parent(tx, finished, now)
     return True
+
+
+def _finish_without_lease(
+    tx: Transaction,
+    run_id: str,
+    new_status: RunStatus,
+    now: float,
+    result: str | None,
+    error: dict[str, Any] | None,
+) -> Row | None:
+    params = _end_params(run_id, new_status, now, result, error)
+    finished = tx.fetch_one("finish_run", params)
+    if finished is not None:
+        # Without a lease the run may have no task, and a wake-up may be inserting one
+        # (waiting for the run row this update locks): only a statement that begins after
+        # that insert committed sees it, so the deletes follow the update rather than ride
+        # in it as they do in finish_run_fenced, whose run holds its task.
+        event = event_row(run_id, _FINISH_EVENT[new_status], now) | {"data": params["data"]}
+        tx.defer(
+            [
+                ("insert_event", event),
+                ("delete_task", {"run_id": run_id}),
+                ("delete_timers", {"run_id": run_id}),
+            ]
+        )
+    return finished
 
 
 def ending(

@@ -195,20 +195,21 @@ class _Transaction:
         return self._one(query, params).rows
 
     def execute_each(self, statements: Sequence[Statement]) -> list[int]:
-        if not statements:
-            return []
-        return [result.rowcount for result in self._send(self._named(statements))]
+        return [result.rowcount for result in self._each(statements)]
 
     def fetch_each(self, statements: Sequence[Statement]) -> list[list[Row]]:
-        if not statements:
-            return []
-        return [result.rows for result in self._send(self._named(statements))]
+        return [result.rows for result in self._each(statements)]
+
+    def _each(self, statements: Sequence[Statement]) -> list[_Result]:
+        return self._send(_named(self._sql, statements)) if statements else []
 
     def defer(self, statements: Sequence[Statement]) -> None:
-        self._pending += self._named(statements)
+        self._pending += _named(self._sql, statements)
 
-    def _named(self, statements: Sequence[Statement]) -> list[_Sql]:
-        return [(self._sql[query], params or None) for query, params in statements]
+
+def _named(sql: dict[str, str], statements: Sequence[Statement]) -> list[_Sql]:
+    """Named queries as statements ready to send."""
+    return [(sql[query], params or None) for query, params in statements]
 
 
 def _round_trip(connection: psycopg.Connection[Row], statements: Sequence[_Sql]) -> list[_Result]:
@@ -379,18 +380,7 @@ class PostgresStore:
         notify: Collection[Topic] = (),
         durable: bool = True,
     ) -> list[int]:
-        held: _Transaction | None = getattr(self._local, "transaction", None)
-        if held is not None:
-            return held.execute_each(statements)  # part of the block this thread is in
-        commit = self._commit_statements(notify=notify, durable=durable)
-        if len(statements) == 1 and commit == _COMMIT:
-            # A journal append: the session commits without waiting for the log flush (see
-            # _configure), so a statement on its own is its own transaction.
-            ((query, params),) = statements
-            return [self._alone(lambda c: c.execute(self._sql[query], params or None).rowcount)]
-        results = self._committed(
-            [(self._sql[query], params or None) for query, params in statements], commit
-        )
+        results = self._written(statements, notify=notify, durable=durable)
         return [result.rowcount for result in results]
 
     def write_rows(
@@ -400,26 +390,28 @@ class PostgresStore:
         notify: Collection[Topic] = (),
         durable: bool = True,
     ) -> list[list[Row]]:
+        return [result.rows for result in self._written(statements, notify=notify, durable=durable)]
+
+    def _written(
+        self, statements: Sequence[Statement], *, notify: Collection[Topic], durable: bool
+    ) -> list[_Result]:
+        """``statements`` in a transaction of their own, committed: BEGIN, the statements
+        and the COMMIT in one round trip (``write`` and ``write_rows``)."""
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
-            return held.fetch_each(statements)  # part of the block this thread is in
+            return held._each(statements)  # part of the block this thread is in
+        batch = _named(self._sql, statements)
         commit = self._commit_statements(notify=notify, durable=durable)
-        if len(statements) == 1 and commit == _COMMIT:  # its own transaction, as in ``write``
-            ((query, params),) = statements
-            return [self._alone(lambda c: c.execute(self._sql[query], params or None).fetchall())]
-        results = self._committed(
-            [(self._sql[query], params or None) for query, params in statements], commit
-        )
-        return [result.rows for result in results]
-
-    def _committed(self, statements: _Batch, commit: _Batch) -> list[_Result]:
-        """BEGIN, ``statements`` and ``commit`` in one round trip; the results of
-        ``statements``."""
+        if len(batch) == 1 and commit == _COMMIT:
+            # A journal append: the session commits without waiting for the log flush (see
+            # _configure), so a statement on its own is its own transaction.
+            ((text, params),) = batch
+            return [self._alone(lambda connection: _read(connection.execute(text, params)))]
 
         def in_one_round_trip(connection: psycopg.Connection[Row]) -> list[_Result]:
             tx = _Transaction(self, connection, _BEGIN)
             try:
-                return tx._send([*statements, *commit], commit=True)[: len(statements)]
+                return tx._send([*batch, *commit], commit=True)[: len(batch)]
             except psycopg.Error:
                 tx._rollback()
                 raise
