@@ -450,6 +450,39 @@ def test_housekeeping_vacuums_the_queue_once_dead_rows_pile_up(
     assert vacuumed() is not None
 
 
+def test_housekeeping_analyzes_a_table_that_grew_past_what_the_planner_counted(
+    store: Store, postgres_url: str
+) -> None:
+    # A prepared statement keeps the plan made when history was a page or two (a scan of
+    # the whole table); an analyze makes every connection plan it again.
+    def analyzed() -> object:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            return connection.execute(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'history'"
+            ).fetchone()[0]
+
+    store.checkpoint()
+    assert analyzed() is None  # an empty table: nothing to plan for
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO history (run_id, kind, at) "
+            "SELECT 'r' || (i / 10), 'step_completed', 0 FROM generate_series(1, 3000) AS i"
+        )
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up:
+            (live,) = connection.execute(
+                "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'history'"
+            ).fetchone()
+            if live >= 3000:
+                break
+            time.sleep(0.1)
+    store.checkpoint()
+    first = analyzed()
+    assert first is not None
+    store.checkpoint()
+    assert analyzed() == first  # the planner's count is up to date: no second analyze
+
+
 def test_threads_use_connections_of_their_own(store: Store) -> None:
     # One thread sits in a transaction; another still commits at once, on another connection.
     inside, release = threading.Event(), threading.Event()

@@ -7,6 +7,7 @@ and its history event are always written together.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 from treadle import errors
@@ -377,46 +378,42 @@ def claim(
     tx: Transaction, owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
 ) -> list[Claimed]:
     """Take up to ``limit`` ready tasks, mark their runs running, and load their histories."""
-    rows = tx.fetch_all(*claim_tasks(owner, queues, limit, now, lease_seconds))
-    if not rows:
-        return []
-    return claimed(owner, rows, tx.fetch_each(start_claimed(rows, now)))
+    return claimed(owner, tx.fetch_each(claiming(owner, queues, limit, now, lease_seconds)))
 
 
-def claim_tasks(
+# Numbers each claim of this process; with the owner (unique to a worker) it names the claim.
+_claims = itertools.count(1)
+
+
+def claiming(
     owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
-) -> Statement:
-    """The statement that leases up to ``limit`` ready tasks to ``owner`` (the first half of
-    ``claim``); it returns their run ids and new epochs."""
-    return (
-        "claim_tasks",
-        {
-            "owner": owner,
-            "queues": codec.encode(queues, "queues"),
-            "now": now,
-            "lease_until": now + lease_seconds,
-            "limit": limit,
-        },
-    )
-
-
-def start_claimed(tasks: list[Row], now: float) -> list[Statement]:
-    """The statements that mark the runs of claimed ``tasks`` running, record their starts
-    and read their histories (the second half of ``claim``). They need not share the
-    claim's transaction: the tasks stay leased in between, and a run that finished
-    meanwhile is left out."""
-    ids = {"ids": codec.encode([row["run_id"] for row in tasks], "run ids"), "now": now}
+) -> list[Statement]:
+    """The statements of a claim, to run in one transaction: lease up to ``limit`` ready tasks
+    to ``owner`` under a new claim number, mark their runs running (those that have not
+    finished meanwhile), record their starts, drop the tasks of finished runs and read the
+    histories. Each finds the claim's tasks by owner and number, so all go to the database
+    at once, in one round trip. ``claimed`` makes sense of what they return."""
+    claim = {"owner": owner, "claim": next(_claims), "now": now}
     return [
-        ("start_runs", ids),
-        ("record_starts", ids),
-        ("drop_finished_tasks", ids),
-        ("histories", ids),
+        (
+            "claim_tasks",
+            claim
+            | {
+                "queues": codec.encode(queues, "queues"),
+                "lease_until": now + lease_seconds,
+                "limit": limit,
+            },
+        ),
+        ("start_runs", claim),
+        ("record_starts", claim),
+        ("drop_finished_tasks", claim),
+        ("histories", claim),
     ]
 
 
-def claimed(owner: str, tasks: list[Row], started: list[list[Row]]) -> list[Claimed]:
-    """What a claim hands to its worker, from what ``start_claimed`` returned."""
-    runs_started, _, _, history = started
+def claimed(owner: str, results: list[list[Row]]) -> list[Claimed]:
+    """What a claim hands to its worker, from what the statements of ``claiming`` returned."""
+    tasks, runs_started, _, _, history = results
     runs = {run["id"]: run for run in runs_started}
     epochs = {row["run_id"]: row["epoch"] for row in tasks if row["run_id"] in runs}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}

@@ -213,19 +213,13 @@ class Worker:
             stop_waiter.cancel()
 
     def _claim(self, limit: int) -> list[ops.Claimed]:
-        """Lease up to ``limit`` tasks and start their runs: two round trips on PostgreSQL,
-        each its own transaction (see ``ops.start_claimed``). Neither waits for the disk: a
-        claim that a crash of the database undoes leaves the run to be claimed again, and
-        this worker's writes under it fenced."""
+        """Lease up to ``limit`` tasks and start their runs: one transaction, one round trip
+        on PostgreSQL (see ``ops.claiming``). It does not wait for the disk: a claim that a
+        crash of the database undoes leaves the run to be claimed again, and this worker's
+        writes under it fenced."""
         now, options = self._clock(), self.options
-        statement = ops.claim_tasks(
-            self.id, list(options.queues), limit, now, options.lease_seconds
-        )
-        (tasks,) = transact.write_rows(self.store, [statement], durable=False)
-        if not tasks:
-            return []
-        started = transact.write_rows(self.store, ops.start_claimed(tasks, now), durable=False)
-        return ops.claimed(self.id, tasks, started)
+        statements = ops.claiming(self.id, list(options.queues), limit, now, options.lease_seconds)
+        return ops.claimed(self.id, transact.write_rows(self.store, statements, durable=False))
 
     def _start(self, claimed: ops.Claimed) -> None:
         run = claimed.run

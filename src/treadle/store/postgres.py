@@ -48,6 +48,10 @@ SYNCHRONOUS_MODES = ("normal", "full")
 # A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
 DEAD_ROWS = 1000
 DEAD_SHARE = 0.2
+# A table is analyzed when it holds more than both: this many rows, and this many times the
+# rows the planner last counted.
+GROWN_ROWS = 1000
+GROWN_FACTOR = 2.0
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 log = logging.getLogger("treadle.store")
 
@@ -558,20 +562,32 @@ class PostgresStore:
         return hub.subscribe(topics)
 
     def checkpoint(self) -> None:
-        """Vacuum the tables that every run churns once dead rows pile up there.
+        """Vacuum the tables that every run churns once dead rows pile up there, and
+        analyze a table that has grown well past what the planner last counted.
 
         Each run inserts, updates and deletes rows of the queue, and a claim reads through
         the dead ones until a vacuum removes them. Autovacuum does that when it is on and
         keeps up; a server that runs with it off (or behind) would make every claim slower
-        as the day goes on. It runs from the worker's housekeeping thread, on a connection of
-        its own, so a vacuum never holds up the store's transactions.
+        as the day goes on.
+
+        The analyze is for prepared statements: each connection plans a statement once and
+        keeps that plan until the table's statistics change. A plan made while a table was
+        a page or two (a new database) scans it whole, which stays cheap only while the
+        table stays small; autovacuum looks once a minute, time enough for the history of
+        a busy new database to reach tens of thousands of rows, each claim scanning them
+        all. An analyze makes every connection plan again.
+
+        It runs from the worker's housekeeping thread, on a connection of its own, so neither
+        ever holds up the store's transactions.
         """
         with self._checkout() as connection:
             try:
-                for row in connection.execute(self._sql["dead_rows"]).fetchall():
-                    if row["dead"] > max(DEAD_ROWS, row["live"] * DEAD_SHARE):
-                        # SKIP_LOCKED: another process already vacuuming it is enough.
-                        connection.execute(f"VACUUM (SKIP_LOCKED) {row['name']}".encode())
+                for row in connection.execute(self._sql["table_sizes"]).fetchall():
+                    # SKIP_LOCKED: another process already at it is enough.
+                    if row["churned"] and row["dead"] > max(DEAD_ROWS, row["live"] * DEAD_SHARE):
+                        connection.execute(f"VACUUM (SKIP_LOCKED, ANALYZE) {row['name']}".encode())
+                    elif row["live"] > max(GROWN_ROWS, row["planned"] * GROWN_FACTOR):
+                        connection.execute(f"ANALYZE (SKIP_LOCKED) {row['name']}".encode())
             except psycopg.Error as exc:
                 raise _translate(exc, self.url) from exc
 

@@ -80,34 +80,35 @@ RETURNING run_id, kind, position
 -- name: history
 SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
 
+-- name: start_runs
+-- The runs of the tasks that claim %(claim)s of %(owner)s leased, unless they finished
+-- meanwhile, marked running; returned as they are now.
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
+WHERE id IN (SELECT run_id FROM tasks WHERE owner = %(owner)s AND claim = %(claim)s)
+  AND status IN ('pending', 'waiting', 'running')
+RETURNING *
+
 -- name: record_starts
--- A run_started event for each claimed run that start_runs started, with its new lease.
+-- A run_started event, with its new lease, for each run that start_runs started.
 INSERT INTO history (run_id, kind, at, data)
 SELECT runs.id, 'run_started', %(now)s,
        json_build_object('worker', tasks.owner, 'epoch', tasks.epoch)::text
-FROM runs JOIN tasks ON tasks.run_id = runs.id
-WHERE runs.id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
-  AND runs.status = 'running'
+FROM tasks JOIN runs ON runs.id = tasks.run_id
+WHERE tasks.owner = %(owner)s AND tasks.claim = %(claim)s AND runs.status = 'running'
 ORDER BY runs.id
 
 -- name: drop_finished_tasks
--- Claimed tasks left behind by runs that finished (a wake-up that raced the run's end):
+-- The claim's tasks left behind by runs that finished (a wake-up that raced the run's end):
 -- nothing to do, and they must not come back.
 DELETE FROM tasks
-WHERE run_id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
-  AND run_id NOT IN (
-    SELECT id FROM runs
-    WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb))) AND status = 'running')
+WHERE owner = %(owner)s AND claim = %(claim)s
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = tasks.run_id AND runs.status = 'running')
 
 -- name: histories
-SELECT * FROM history WHERE run_id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb))) ORDER BY id
-
--- name: start_runs
--- The claimed runs that have not finished meanwhile, as they are now.
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
-WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(%(ids)s::jsonb)))
-  AND status IN ('pending', 'waiting', 'running')
-RETURNING *
+-- The histories of the runs the claim started (their tasks are the claim's that are left).
+SELECT history.* FROM tasks JOIN history ON history.run_id = tasks.run_id
+WHERE tasks.owner = %(owner)s AND tasks.claim = %(claim)s
+ORDER BY history.id
 
 -- name: set_status
 -- Never moves a finished run: its end may have committed since this transaction looked.
@@ -162,7 +163,8 @@ FOR SHARE
 ON CONFLICT (run_id) DO UPDATE SET wake = 1, available_at = LEAST(tasks.available_at, excluded.available_at)
 
 -- name: claim_tasks
-UPDATE tasks SET owner = %(owner)s, lease_until = %(lease_until)s, epoch = epoch + 1, wake = 0
+UPDATE tasks SET owner = %(owner)s, lease_until = %(lease_until)s, epoch = epoch + 1, wake = 0,
+                 claim = %(claim)s
 WHERE run_id IN (
     SELECT run_id FROM tasks
     WHERE queue = ANY (ARRAY(SELECT jsonb_array_elements_text(%(queues)s::jsonb)))
@@ -270,10 +272,15 @@ FOR SHARE SKIP LOCKED
 -- name: get_scheduler_lease
 SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = %(name)s
 
--- name: dead_rows
--- The tables every run churns, with their dead and live rows (housekeeping; PostgreSQL only).
-SELECT relname AS name, n_dead_tup AS dead, n_live_tup AS live FROM pg_stat_user_tables
-WHERE schemaname = current_schema() AND relname IN ('tasks', 'timers', 'scheduler_lease', 'runs')
+-- name: table_sizes
+-- The tables every run writes (housekeeping; PostgreSQL only): their dead and live rows now,
+-- how many rows the planner last counted (0 before its first look), and whether each is
+-- churned (rows updated and deleted) rather than only appended to.
+SELECT s.relname AS name, s.n_dead_tup AS dead, s.n_live_tup AS live,
+       greatest(c.reltuples, 0) AS planned, s.relname <> 'history' AS churned
+FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.relname IN ('tasks', 'timers', 'scheduler_lease', 'runs', 'history')
 
 -- name: save_schedule
 -- Create or update; an update keeps created_at, paused and the record of the last fire.

@@ -63,29 +63,34 @@ RETURNING run_id, kind, position
 -- name: history
 SELECT * FROM history WHERE run_id = :run_id ORDER BY id
 
+-- name: start_runs
+-- The runs of the tasks that claim :claim of :owner leased, unless they finished meanwhile,
+-- marked running; returned as they are now.
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, :now), updated_at = :now
+WHERE id IN (SELECT run_id FROM tasks WHERE owner = :owner AND claim = :claim)
+  AND status IN ('pending', 'waiting', 'running')
+RETURNING *
+
 -- name: record_starts
--- A run_started event for each claimed run that start_runs started, with its new lease.
+-- A run_started event, with its new lease, for each run that start_runs started.
 INSERT INTO history (run_id, kind, at, data)
 SELECT runs.id, 'run_started', :now, json_object('worker', tasks.owner, 'epoch', tasks.epoch)
-FROM runs JOIN tasks ON tasks.run_id = runs.id
-WHERE runs.id IN (SELECT value FROM json_each(:ids)) AND runs.status = 'running'
+FROM tasks JOIN runs ON runs.id = tasks.run_id
+WHERE tasks.owner = :owner AND tasks.claim = :claim AND runs.status = 'running'
 ORDER BY runs.id
 
 -- name: drop_finished_tasks
--- Claimed tasks left behind by runs that finished: nothing to do, and they must not come back.
+-- The claim's tasks left behind by runs that finished: nothing to do, and they must not come
+-- back.
 DELETE FROM tasks
-WHERE run_id IN (SELECT value FROM json_each(:ids))
-  AND run_id NOT IN (
-    SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'running')
+WHERE owner = :owner AND claim = :claim
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = tasks.run_id AND runs.status = 'running')
 
 -- name: histories
-SELECT * FROM history WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY id
-
--- name: start_runs
--- The claimed runs that have not finished meanwhile, as they are now.
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, :now), updated_at = :now
-WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('pending', 'waiting', 'running')
-RETURNING *
+-- The histories of the runs the claim started (their tasks are the claim's that are left).
+SELECT history.* FROM tasks JOIN history ON history.run_id = tasks.run_id
+WHERE tasks.owner = :owner AND tasks.claim = :claim
+ORDER BY history.id
 
 -- name: set_status
 UPDATE runs SET status = :status, updated_at = :now WHERE id = :id
@@ -126,7 +131,8 @@ WHERE id = :run_id AND status IN ('pending', 'running', 'waiting')
 ON CONFLICT (run_id) DO UPDATE SET wake = 1, available_at = min(available_at, excluded.available_at)
 
 -- name: claim_tasks
-UPDATE tasks SET owner = :owner, lease_until = :lease_until, epoch = epoch + 1, wake = 0
+UPDATE tasks SET owner = :owner, lease_until = :lease_until, epoch = epoch + 1, wake = 0,
+                 claim = :claim
 WHERE run_id IN (
     SELECT run_id FROM tasks
     WHERE queue IN (SELECT value FROM json_each(:queues))
