@@ -1,6 +1,10 @@
 """W2: 500 runs of 5 no-op steps submitted at once; runs per second and submit-to-finish.
 
-python benchmarks/w2_throughput.py [--database URL] [--runs 500] [--workers 1]
+python benchmarks/w2_throughput.py [--database URL] [--runs 500] [--workers 1] [--submit many|one]
+
+``--submit many`` (the default) starts the 500 runs with one ``engine.start_many`` call;
+``--submit one`` with one ``engine.start`` call after another, as fast as one client thread
+can, so that each start's round trip and commit are part of the figure.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ def main() -> None:
     p = harness.parser(__doc__ or "")
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--submit", choices=("many", "one"), default="many")
     args = p.parse_args()
     with harness.database(args.database) as url, harness.engine(url) as engine:
         with harness.workers(url, args.workers, args.concurrency):
             rates, p50s, p99s = [], [], []
             for _ in range(args.repeat):
-                ids = [engine.start(bench_app.sequential, args.steps) for _ in range(args.runs)]
+                if args.submit == "many":
+                    ids = engine.start_many(bench_app.sequential, [(args.steps,)] * args.runs)
+                else:
+                    ids = [engine.start(bench_app.sequential, args.steps) for _ in range(args.runs)]
                 for run_id in ids:
                     engine.result(run_id, timeout=600)
                 infos = [engine.get(run_id) for run_id in ids]
@@ -36,6 +44,7 @@ def main() -> None:
             url,
             runs=args.runs,
             steps=args.steps,
+            submit=args.submit,
             workers=args.workers,
             runs_per_second=round(harness.median(rates), 1),
             p50_ms=round(harness.median(p50s), 2),

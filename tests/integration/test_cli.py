@@ -261,6 +261,55 @@ def test_a_run_started_without_a_worker_is_executed_when_one_starts(
     assert worker.stop(timeout=5) == 0
 
 
+def test_run_each_starts_a_run_per_line_of_a_file_or_of_standard_input(
+    cli: CLI, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    calls = cli.folder / "calls.jsonl"
+    calls.write_text('[1]\n\n{"a": 2, "b": 3}\n[4, 5]\n')
+    run_ids = cli.ok("run", "cliapp:total", "--each", str(calls)).split()
+    assert len(set(run_ids)) == 3
+    piped = subprocess.run(
+        cli.command("run", "cliapp:total", "--each", "-", "--json"),
+        input="[7]\n",
+        cwd=cli.folder,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert piped.returncode == 0, piped.stderr
+    (piped_id,) = json.loads(piped.stdout)
+    start_worker()
+    for run_id in [*run_ids, piped_id]:
+        wait_for(lambda r=run_id: status_of(cli, r) == "succeeded", 15, "the runs to succeed")
+    sums = [cli.json("show", run_id)["run"]["result"]["sum"] for run_id in [*run_ids, piped_id]]
+    assert sums == [2, 5, 9, 8]
+
+
+@pytest.mark.parametrize(
+    ("lines", "extra", "message"),
+    [
+        ("[1]\n42\n", [], "line 2 of"),
+        ("[1]\nnot json\n", [], "line 2 of"),
+        ('[1]\n["a", "b", "c"]\n', [], "call 1: workflow 'total' cannot take"),
+        ("[1]\n", ["5"], "give it no ARG"),
+        ("[1]\n", ["--wait"], "give it no ARG"),
+    ],
+)
+def test_run_each_refuses_bad_lines_and_starts_nothing(
+    cli: CLI, lines: str, extra: list[str], message: str
+) -> None:
+    calls = cli.folder / "calls.jsonl"
+    calls.write_text(lines)
+    done = cli("run", "cliapp:total", "--each", str(calls), *extra)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    if (cli.folder / "treadle.db").exists():  # made once the lines were read
+        assert cli.json("runs") == []
+    missing = cli("run", "cliapp:total", "--each", str(cli.folder / "nope.jsonl"))
+    assert missing.returncode == 2 and "could not read" in missing.stderr
+
+
 def test_run_wait_prints_the_result_or_the_error_and_exits_accordingly(
     cli: CLI, start_worker: Callable[..., WorkerProcess]
 ) -> None:

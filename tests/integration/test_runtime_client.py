@@ -82,6 +82,59 @@ def test_start_refuses_bad_ids(engine: tr.Engine, bad_id: str) -> None:
     assert engine.list().runs == []
 
 
+# -- many runs at once ----------------------------------------------------------------------
+
+
+def test_start_many_starts_a_run_per_call_in_order(engine: tr.Engine, start_worker) -> None:
+    run_ids = engine.start_many(client_echo_wf, [(1,), [2], {"value": 3, "label": "kw"}])
+    assert len(set(run_ids)) == 3
+    assert [engine.get(run_id).args for run_id in run_ids] == [[1], [2], []]
+    assert engine.get(run_ids[2]).kwargs == {"value": 3, "label": "kw"}
+    assert sorted(run.id for run in engine.list().runs) == sorted(run_ids)
+    start_worker()
+    assert [engine.result(run_id, timeout=10) for run_id in run_ids] == [1, 2, 3]
+    assert engine.start_many(client_echo_wf, []) == []
+
+
+def test_start_many_with_ids_keeps_the_runs_that_exist(engine: tr.Engine) -> None:
+    engine.start(client_echo_wf, "first", id="batch-1")
+    run_ids = engine.start_many(client_echo_wf, [("again",), ("new",)], ids=["batch-1", "batch-2"])
+    assert run_ids == ["batch-1", "batch-2"]
+    assert engine.get("batch-1").args == ["first"]
+    assert engine.get("batch-2").args == ["new"]
+    assert engine.start_many(client_echo_wf, [(1,)], ids=["batch-2"], queue="other") == ["batch-2"]
+    assert engine.get("batch-2").queue == "default"
+
+
+def test_start_many_stores_nothing_when_an_id_is_another_workflows(engine: tr.Engine) -> None:
+    engine.start(client_other_wf, id="taken")
+    with pytest.raises(tr.RunConflictError) as caught:
+        engine.start_many(client_echo_wf, [(1,), (2,)], ids=["fresh", "taken"])
+    assert caught.value.run_id == "taken"
+    assert [run.id for run in engine.list().runs] == ["taken"]
+
+
+@pytest.mark.parametrize(
+    ("calls", "ids", "message"),
+    [
+        ("abc", None, "a list of calls"),
+        ({"value": 1}, None, "a list of calls"),
+        ([(1,), 5], None, "call 1 is 5"),
+        ([(1,), ("a", "b", "c")], None, "call 1: workflow 'client_echo_wf' cannot take"),
+        ([(1,), ({1, 2},)], None, "call 1: "),
+        ([(1,), (2,)], ["only-one"], "one id per call"),
+        ([(1,), (2,)], ["same", "same"], "repeated"),
+        ([(1,), (2,)], ["fine", "has space"], "call 1: a run id must be printable"),
+    ],
+)
+def test_start_many_refuses_bad_calls_and_stores_nothing(
+    engine: tr.Engine, calls: object, ids: list[str] | None, message: str
+) -> None:
+    with pytest.raises(tr.UsageError, match=message):
+        engine.start_many(client_echo_wf, calls, ids=ids)  # type: ignore[arg-type]
+    assert engine.list().runs == []
+
+
 # -- get, list, history ---------------------------------------------------------------------
 
 

@@ -205,6 +205,15 @@ def run(
         float | None,
         typer.Option("--timeout", help="Seconds to wait at most (implies --wait); exit 3 after."),
     ] = None,
+    each: Annotated[
+        str | None,
+        typer.Option(
+            "--each",
+            metavar="FILE",
+            help="Start a run per line of FILE (- for standard input), all at once: each "
+            "line a JSON array of positional arguments or a JSON object of keyword arguments.",
+        ),
+    ] = None,
     as_json: AsJSON = False,
     database_url: Database = settings.DEFAULT_DATABASE,
 ) -> None:
@@ -214,6 +223,8 @@ def run(
     this command only records it. With --wait it follows the run, then prints the result as
     JSON and exits 0, or prints the error and exits 1 if the run failed, was cancelled or
     timed out. With --json it prints one JSON object: the run (all fields once finished).
+    With --each it starts one run per line of a file in one transaction and prints their
+    ids, one per line (--json: a JSON array).
     """
     config = settings.load(database_url)
     _configure_logs(config)
@@ -222,6 +233,20 @@ def run(
     wait = wait or timeout is not None
     # Everything that can be wrong with the input is found before the database is touched.
     definition = loading.load_workflow(target)
+    if each is not None:
+        if args or kwargs is not None or run_id is not None or wait:
+            raise errors.UsageError(
+                "--each reads every run's arguments from its file: give it no ARG, --kwargs, "
+                "--id, --wait or --timeout"
+            )
+        calls = loading.read_calls(each)
+        with database.open_engine(config.database, create=True) as engine:
+            started_all = engine.start_many(definition, calls, queue=queue)
+        if as_json:
+            _print(render.dumps(started_all))
+        elif started_all:
+            _print("\n".join(started_all))
+        return
     positional = loading.parse_args(args or [])
     named = loading.parse_kwargs(kwargs)
     with database.open_engine(config.database, create=True) as engine:

@@ -117,3 +117,29 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
             f'--kwargs must be a JSON object such as \'{{"name": "Ada"}}\', not {text!r}'
         )
     return value
+
+
+def read_calls(path: str) -> list[list[Any] | dict[str, Any]]:
+    """The runs' arguments for ``treadle run --each``: one JSON value per line of ``path``
+    (``-`` for standard input), an array of positional arguments or an object of keyword
+    arguments; blank lines are skipped."""
+    try:
+        if path == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.UsageError(f"--each could not read {path!r}: {exc}") from None
+    calls: list[list[Any] | dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        value = parse_json(line, f"line {number} of {path}:")
+        if not isinstance(value, list | dict):
+            raise errors.UsageError(
+                f"line {number} of {path} is {line.strip()!r}: each line holds one run's "
+                'arguments, a JSON array (["a", 1]) or a JSON object ({"name": "a"})'
+            )
+        calls.append(value)
+    return calls

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +22,7 @@ from treadle.runtime import ops, registry, remote_errors, schedules
 from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
-from treadle.store.protocol import Row, Topic
+from treadle.store.protocol import Reader, Row, Topic
 
 MAX_PAGE = 1000
 
@@ -126,32 +127,122 @@ class Engine:
         Starting with an ``id`` that exists returns that run's id and starts nothing.
         """
         definition = self.registry.resolve(workflow)
+        (run_id,) = self._start_runs(
+            definition, [self._new_run(definition, args, kwargs, id)], queue
+        )
+        return run_id
+
+    def start_many(
+        self,
+        workflow: Any,
+        calls: Iterable[Sequence[Any] | Mapping[str, Any]],
+        /,
+        *,
+        ids: Sequence[str] | None = None,
+        queue: str | None = None,
+    ) -> list[str]:
+        """Start a run of ``workflow`` for each item of ``calls``, all in one transaction;
+        return their ids, in order.
+
+        Each item holds one run's arguments: a tuple (or list) of positional arguments, or a
+        dict of keyword arguments: ``engine.start_many(fulfil, [(order,) for order in
+        orders])``. ``ids`` names the runs, one id per item; as with ``start``, an id that
+        exists returns that run and starts nothing. Every item is checked before anything is
+        stored, so one bad item starts no run, and the runs are stored together: all or
+        none. One round trip and one commit for all of them, where ``start`` in a loop pays
+        one each.
+        """
+        definition = self.registry.resolve(workflow)
+        if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Iterable):
+            raise errors.UsageError(
+                f"start_many takes a list of calls, one per run, not {type(calls).__name__}: "
+                "e.g. [(1,), (2,)] or [{'order': 1}, {'order': 2}]"
+            )
+        items = list(calls)
+        names: list[str | None] = [None] * len(items)
+        if ids is not None:
+            if isinstance(ids, str) or len(ids) != len(items):
+                raise errors.UsageError(
+                    f"ids must be a list with one id per call ({len(items)}), not {ids!r}"
+                )
+            names = list(ids)
+            taken = {name for name in names if names.count(name) > 1}
+            if taken:
+                raise errors.UsageError(f"ids must differ from one another; repeated: {taken}")
+        runs = []
+        for index, (call, name) in enumerate(zip(items, names, strict=True)):
+            if isinstance(call, Mapping):
+                args, kwargs = (), dict(call)
+            elif isinstance(call, tuple | list):
+                args, kwargs = tuple(call), {}
+            else:
+                raise errors.UsageError(
+                    f"call {index} is {call!r}: each call holds one run's arguments, a tuple "
+                    "of positional arguments (({call!r},) for a single one) or a dict of "
+                    "keyword arguments"
+                )
+            try:
+                runs.append(self._new_run(definition, args, kwargs, name))
+            except errors.UsageError as exc:
+                raise errors.UsageError(f"call {index}: {exc}") from exc
+        return self._start_runs(definition, runs, queue) if runs else []
+
+    def _new_run(
+        self,
+        definition: registry.WorkflowDefinition,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        run_id: str | None,
+    ) -> ops.NewRun:
+        """A run of ``definition`` with these arguments, checked; its queue is set later."""
         definition.bind(args, kwargs)
         input_text = codec.encode(
             {"args": list(args), "kwargs": kwargs}, f"the arguments of workflow {definition.name!r}"
         )
-        run_id = ids.check_run_id(id) if id is not None else new_run_id(self._clock)
+        return ops.NewRun(
+            id=ids.check_run_id(run_id) if run_id is not None else new_run_id(self._clock),
+            workflow=definition.name,
+            version=definition.version,
+            queue=definition.queue,
+            input=input_text,
+        )
+
+    def _start_runs(
+        self, definition: registry.WorkflowDefinition, runs: list[ops.NewRun], queue: str | None
+    ) -> list[str]:
+        """Store ``runs``, on ``queue`` if given, in one transaction. An id that exists is
+        that run's answer, if it is a run of the same workflow; if not, nothing is stored."""
         if queue is not None and (not isinstance(queue, str) or not queue):
             raise errors.UsageError(f"queue must be a non-empty name, not {queue!r}")
         now = self._clock()
-        run = ops.NewRun(
-            id=run_id,
-            workflow=definition.name,
-            version=definition.version,
-            queue=queue or definition.queue,
-            input=input_text,
-            deadline=now + definition.timeout if definition.timeout else None,
-        )
-        (created,) = transact.write(self._store, [ops.new_run(run, now)], notify=run.topics())
-        if not created:
-            existing = ops.get_run(self._store, run_id)
-            if existing["workflow"] != definition.name:
-                raise errors.RunConflictError(
-                    f"run id {run_id!r} is taken by a run of workflow {existing['workflow']!r}; "
-                    f"choose another id to start {definition.name!r}",
-                    run_id=run_id,
-                )
-        return run_id
+        deadline = now + definition.timeout if definition.timeout else None
+        runs = [
+            dataclasses.replace(run, queue=queue or run.queue, deadline=deadline) for run in runs
+        ]
+        statements = [ops.new_run(run, now) for run in runs]
+        topics = {topic for run in runs for topic in run.topics()}
+
+        def same_workflow(reader: Reader, created: list[int]) -> None:
+            for run, count in zip(runs, created, strict=True):
+                existing = ops.get_run(reader, run.id) if not count else None
+                if existing is not None and existing["workflow"] != definition.name:
+                    raise errors.RunConflictError(
+                        f"run id {run.id!r} is taken by a run of workflow "
+                        f"{existing['workflow']!r}; choose another id to start "
+                        f"{definition.name!r}",
+                        run_id=run.id,
+                    )
+
+        if len(runs) == 1:
+            # One round trip; a run that was not created left nothing behind to undo.
+            same_workflow(self._store, transact.write(self._store, statements, notify=topics))
+        else:
+            transact.run(
+                self._store,
+                lambda tx: same_workflow(tx, tx.execute_each(statements)),
+                notify=topics,
+            )
+        return [run.id for run in runs]
 
     def result(self, run_id: str, timeout: float | None = None) -> Any:
         """Wait for the run to finish and return its result, or raise the error it ended with.
