@@ -237,6 +237,36 @@ def test_a_batch_of_journal_rows_reports_each_rows_fate(store: Store) -> None:
     ) == [0, 1, 0, 1, 1, 0]
 
 
+def test_transactions_written_in_turn_commit_one_by_one(store: Store) -> None:
+    broken = {"run_id": "t", "kind": None, "at": 1.0}  # history.kind may not be NULL
+    broken |= {"position": None, "name": None, "attempt": None, "data": None}
+    claim = {"owner": "w1", "claim": 7, "queues": '["default"]', "now": 5.0}
+    claim |= {"lease_until": 60.0, "limit": 9}
+    rows = store.write_in_turn(
+        [
+            [("create_run", new_run("a")), ("create_run", new_run("b"))],
+            [("claim_tasks", claim)],
+            # The last transaction sees what the one before it committed.
+            [("start_runs", claim), ("histories", claim)],
+        ],
+        durable=False,
+    )
+    assert [len(r) for r in rows] == [0, 0, 2, 2, 2]
+    assert sorted(run["id"] for run in rows[3]) == ["a", "b"]
+    with pytest.raises(errors.StoreError):
+        store.write_in_turn(
+            [
+                [("create_run", new_run("c"))],
+                [("create_run", new_run("d")), ("insert_event", broken)],
+                [("create_run", new_run("e"))],
+            ]
+        )
+    with store.snapshot() as tx:
+        # The first committed; the second rolled back as a whole; the third never ran.
+        found = [tx.fetch_one("get_run", {"id": run_id}) is not None for run_id in "cde"]
+    assert found == [True, False, False]
+
+
 def test_statements_written_together_are_one_transaction(store: Store) -> None:
     broken = {  # history.kind may not be NULL
         "run_id": "w",

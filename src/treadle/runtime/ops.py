@@ -377,8 +377,10 @@ class Claimed:
 def claim(
     tx: Transaction, owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
 ) -> list[Claimed]:
-    """Take up to ``limit`` ready tasks, mark their runs running, and load their histories."""
-    return claimed(owner, tx.fetch_each(claiming(owner, queues, limit, now, lease_seconds)))
+    """Take up to ``limit`` ready tasks, mark their runs running, and load their histories
+    (``claiming``'s statements, here in one transaction)."""
+    lease, start = claiming(owner, queues, limit, now, lease_seconds)
+    return claimed(owner, tx.fetch_each([*lease, *start]))
 
 
 # Numbers each claim of this process; with the owner (unique to a worker) it names the claim.
@@ -387,32 +389,35 @@ _claims = itertools.count(1)
 
 def claiming(
     owner: str, queues: list[str], limit: int, now: float, lease_seconds: float
-) -> list[Statement]:
-    """The statements of a claim, to run in one transaction: lease up to ``limit`` ready tasks
-    to ``owner`` under a new claim number, mark their runs running (those that have not
-    finished meanwhile), record their starts, drop the tasks of finished runs and read the
-    histories. Each finds the claim's tasks by owner and number, so all go to the database
-    at once, in one round trip. ``claimed`` makes sense of what they return."""
+) -> tuple[list[Statement], list[Statement]]:
+    """A claim, as two transactions to commit in turn (``Store.write_in_turn``): lease up to
+    ``limit`` ready tasks to ``owner`` under a new claim number; then mark their runs
+    running (those that have not finished meanwhile), record their starts, drop the tasks
+    of finished runs and read the histories. The second finds the claim's tasks by owner
+    and number, so both go to the database at once; the tasks stay leased in between.
+
+    Two transactions, not one, so that a claim never holds a task while it waits for a
+    run: a cancel or a wake-up locks the run first and then its task, and in one
+    transaction the two could wait for each other. ``claimed`` makes sense of the rows."""
     claim = {"owner": owner, "claim": next(_claims), "now": now}
-    return [
-        (
-            "claim_tasks",
-            claim
-            | {
-                "queues": codec.encode(queues, "queues"),
-                "lease_until": now + lease_seconds,
-                "limit": limit,
-            },
-        ),
-        ("start_runs", claim),
-        ("record_starts", claim),
-        ("drop_finished_tasks", claim),
-        ("histories", claim),
-    ]
+    lease_tasks = claim | {
+        "queues": codec.encode(queues, "queues"),
+        "lease_until": now + lease_seconds,
+        "limit": limit,
+    }
+    return (
+        [("claim_tasks", lease_tasks)],
+        [
+            ("start_runs", claim),
+            ("record_starts", claim),
+            ("drop_finished_tasks", claim),
+            ("histories", claim),
+        ],
+    )
 
 
 def claimed(owner: str, results: list[list[Row]]) -> list[Claimed]:
-    """What a claim hands to its worker, from what the statements of ``claiming`` returned."""
+    """What a claim hands to its worker, from the rows of ``claiming``'s statements."""
     tasks, runs_started, _, _, history = results
     runs = {run["id"]: run for run in runs_started}
     epochs = {row["run_id"]: row["epoch"] for row in tasks if row["run_id"] in runs}

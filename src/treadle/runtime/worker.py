@@ -213,13 +213,15 @@ class Worker:
             stop_waiter.cancel()
 
     def _claim(self, limit: int) -> list[ops.Claimed]:
-        """Lease up to ``limit`` tasks and start their runs: one transaction, one round trip
-        on PostgreSQL (see ``ops.claiming``). It does not wait for the disk: a claim that a
-        crash of the database undoes leaves the run to be claimed again, and this worker's
+        """Lease up to ``limit`` tasks and start their runs: two transactions in one round
+        trip on PostgreSQL (see ``ops.claiming``). Neither waits for the disk: a claim that
+        a crash of the database undoes leaves the run to be claimed again, and this worker's
         writes under it fenced."""
         now, options = self._clock(), self.options
-        statements = ops.claiming(self.id, list(options.queues), limit, now, options.lease_seconds)
-        return ops.claimed(self.id, transact.write_rows(self.store, statements, durable=False))
+        transactions = ops.claiming(
+            self.id, list(options.queues), limit, now, options.lease_seconds
+        )
+        return ops.claimed(self.id, self.store.write_in_turn(transactions, durable=False))
 
     def _start(self, claimed: ops.Claimed) -> None:
         run = claimed.run

@@ -422,6 +422,34 @@ class PostgresStore:
 
         return self._alone(in_one_round_trip)
 
+    def write_in_turn(
+        self, transactions: Sequence[Sequence[Statement]], *, durable: bool = True
+    ) -> list[list[Row]]:
+        held: _Transaction | None = getattr(self._local, "transaction", None)
+        if held is not None:  # part of the block this thread is in
+            return [result.rows for statements in transactions for result in held._each(statements)]
+        commit = self._commit_statements(notify=(), durable=durable)
+        # Explicit BEGIN and COMMIT divide a pipeline into transactions: each commits as the
+        # server reaches its COMMIT, and after an error the server skips the rest.
+        sent: list[_Sql] = []
+        wanted: list[int] = []
+        for index, statements in enumerate(transactions):
+            if index:
+                sent += [*commit, *_BEGIN]
+            wanted += range(len(sent), len(sent) + len(statements))
+            sent += _named(self._sql, statements)
+
+        def in_one_round_trip(connection: psycopg.Connection[Row]) -> list[list[Row]]:
+            tx = _Transaction(self, connection, _BEGIN)
+            try:
+                results = tx._send([*sent, *commit], commit=True)
+            except psycopg.Error:
+                tx._rollback()
+                raise
+            return [results[index].rows for index in wanted]
+
+        return self._alone(in_one_round_trip)
+
     def _alone(self, statement: Callable[[psycopg.Connection[Row]], T]) -> T:
         """``statement`` on a connection outside any transaction: it commits by itself.
 

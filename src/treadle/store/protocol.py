@@ -145,6 +145,16 @@ class Store(Protocol):
         (PostgreSQL: one round trip). Safe to repeat, as ``write``'s."""
         ...
 
+    def write_in_turn(
+        self, transactions: Sequence[Sequence[Statement]], *, durable: bool = True
+    ) -> list[list[Row]]:
+        """Run each sequence of statements as a transaction of its own, committing one
+        before the next begins, and return the rows of every statement, in order
+        (PostgreSQL: all in one round trip). When one fails, those before it stay committed
+        and those after it are not run. The statements of a later transaction find what an
+        earlier one did by what it wrote, not by what it returned."""
+        ...
+
     def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:
         """A transaction for reading: a consistent view of the database."""
         ...

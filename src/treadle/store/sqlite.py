@@ -231,6 +231,14 @@ class SQLiteStore:
         with self.transaction(notify=notify, durable=durable) as tx:
             return tx.fetch_each(statements)
 
+    def write_in_turn(
+        self, transactions: Sequence[Sequence[Statement]], *, durable: bool = True
+    ) -> list[list[Row]]:
+        results: list[list[Row]] = []
+        for statements in transactions:
+            results += self.write_rows(statements, durable=durable)
+        return results
+
     def _begin(self, connection: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
         # read locks; the loser polls for the lock, backing off from 50 us to 2 ms.
