@@ -420,6 +420,38 @@ def test_other_url_options_still_reach_the_driver(postgres_url: str) -> None:
         store.close()
 
 
+def test_a_durable_write_waits_for_the_log_and_a_journal_append_does_not(
+    store: Store, postgres_url: str
+) -> None:
+    # The session commits without waiting; a durable write's own statement sets the wait
+    # for its transaction only (the store sends no BEGIN or COMMIT around a single write).
+    # Right after a commit that waited, the log is on disk up to where it was written.
+    def on_disk_after(write: Callable[[int], object]) -> int:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            flushed = 0
+            for i in range(30):
+                write(i)
+                row = connection.execute(
+                    "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()"
+                ).fetchone()
+                flushed += bool(row[0])
+            return flushed
+
+    assert on_disk_after(lambda i: store.write([("set_meta", {"key": f"d{i}", "value": "x"})])) > 25
+    assert (
+        on_disk_after(
+            lambda i: store.write_in_turn([[("set_meta", {"key": f"t{i}", "value": "x"})]] * 2)
+        )
+        > 25
+    )
+    appended = on_disk_after(
+        lambda i: store.write([("set_meta", {"key": f"a{i}", "value": "x"})], durable=False)
+    )
+    assert appended < 15  # the server's own writer flushes it a little later
+    with store.snapshot() as tx:
+        assert tx.fetch_one("get_meta", {"key": "t29"}) == {"value": "x"}
+
+
 def test_housekeeping_vacuums_the_queue_once_dead_rows_pile_up(
     store: Store, postgres_url: str
 ) -> None:

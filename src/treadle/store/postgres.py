@@ -29,6 +29,9 @@ from treadle.store.protocol import Params, Row, Statement, Topic
 
 DIALECT = "postgres"
 T = TypeVar("T")
+# Each topic has a channel of its own, so that a process hears only what it waits for: a
+# client is not woken by the runs it starts, nor a worker by the runs it ends. Notifications
+# on the bare channel (from a person, say) still reach every listener.
 CHANNEL = "treadle"
 # Any constant works, as long as every Treadle process uses the same one.
 MIGRATION_LOCK = 7_204_115_111
@@ -41,9 +44,10 @@ _COMMIT: _Batch = ((b"COMMIT", None),)
 # With synchronous="normal" a session commits without waiting for its log record to reach
 # the disk (the server writes it out within a fraction of a second, and any later waiting
 # commit flushes it too, the log being written in order): right for journal appends, which
-# a replay writes again. Every other transaction waits, as the server is configured to.
+# a replay writes again. Every other transaction waits, as the server is configured to: the
+# session's setting before this, which a transaction sets again for itself (``_ending``).
 _ASYNC_SESSION = b"SET synchronous_commit TO off"
-_WAIT_FOR_FLUSH: _Sql = (b"SET LOCAL synchronous_commit TO DEFAULT", None)
+_SYNCHRONOUS_COMMIT = frozenset({"on", "off", "local", "remote_write", "remote_apply"})
 SYNCHRONOUS_MODES = ("normal", "full")
 # A churned table is vacuumed when its dead rows pass both (autovacuum's own defaults).
 DEAD_ROWS = 1000
@@ -78,16 +82,24 @@ _UNAVAILABLE = ("08", "28", "3D", "57P01", "57P02", "57P03")
 _CONFLICT = ("40P01", "40001")
 
 
-def _notify(topics: Collection[Topic]) -> str:
-    # The topics are this module's own names, never user input: safe to spell out.
-    return f"NOTIFY {CHANNEL}, '{protocol.payload_of(topics)}'"
+def _channel(topic: Topic) -> str:
+    return f"{CHANNEL}_{topic.value}"
 
 
 @functools.cache
-def _commit_notify(topics: frozenset[Topic]) -> _Batch:
-    # A notification sent in a transaction is delivered when it commits, never before; sent
-    # with the COMMIT, it costs no round trip of its own.
-    return ((_notify(topics).encode(), None), *_COMMIT)
+def _ending(topics: frozenset[Topic], wait: str | None) -> _Batch:
+    """The statement that ends a write: it makes the commit wait for the log as ``wait``
+    says (a value of synchronous_commit; None: as the session does) and notifies ``topics``
+    when the transaction commits, never before. None when there is nothing to do.
+
+    One statement, sent with the others: it costs no round trip of its own, and a
+    pipeline's statements up to its end (the Sync) are one transaction, so the writes of a
+    single round trip need no BEGIN and COMMIT either.
+    """
+    # Both are this module's own names, never user input: safe to spell out.
+    calls = [f"set_config('synchronous_commit', '{wait}', true)"] if wait else []
+    calls += [f"pg_notify('{_channel(topic)}', '')" for topic in sorted(topics)]
+    return ((f"SELECT {', '.join(calls)}".encode(), None),) if calls else ()
 
 
 def _translate(exc: psycopg.Error, url: str) -> errors.StoreError:
@@ -179,9 +191,7 @@ class _Transaction:
 
     def _rollback(self) -> None:
         self._pending = []
-        if self._connection.info.transaction_status != _IDLE:
-            with contextlib.suppress(psycopg.Error):
-                self._connection.execute(b"ROLLBACK", prepare=False)
+        _roll_back(self._connection)
 
     def sql(self, text: bytes, params: Params = ()) -> psycopg.Cursor[Row]:
         """Raw SQL inside the transaction, for schema work that no named query covers."""
@@ -209,6 +219,12 @@ class _Transaction:
 
     def defer(self, statements: Sequence[Statement]) -> None:
         self._pending += _named(self._sql, statements)
+
+
+def _roll_back(connection: psycopg.Connection[Row]) -> None:
+    if connection.info.transaction_status != _IDLE:
+        with contextlib.suppress(psycopg.Error):
+            connection.execute(b"ROLLBACK", prepare=False)
 
 
 def _named(sql: dict[str, str], statements: Sequence[Statement]) -> list[_Sql]:
@@ -277,7 +293,10 @@ class PostgresStore:
         self._local = threading.local()
         self._outage = _Outage(self.url)
         self._lock = threading.Lock()
-        self._hub: _Hub | None = None
+        self._hubs: dict[frozenset[Topic], _Hub] = {}
+        # What a durable commit sets synchronous_commit to (see _configure); None: the
+        # session waits for the disk already.
+        self._wait_for_flush: str | None = None
         # A wrong URL fails here, at once and with the server's own words, rather than as a
         # pool timing out.
         try:
@@ -312,6 +331,9 @@ class PostgresStore:
     def _configure(self, connection: psycopg.Connection[Row]) -> None:
         self._outage.born(connection)
         if self.synchronous == "normal":
+            row = connection.execute(b"SHOW synchronous_commit", prepare=False).fetchone()
+            setting = row["synchronous_commit"] if row else "on"
+            self._wait_for_flush = setting if setting in _SYNCHRONOUS_COMMIT else "on"
             connection.execute(_ASYNC_SESSION, prepare=False)
 
     @contextlib.contextmanager
@@ -365,11 +387,12 @@ class PostgresStore:
         return self._transaction(_BEGIN, self._commit_statements(notify=notify, durable=durable))
 
     def _commit_statements(self, *, notify: Collection[Topic], durable: bool) -> _Batch:
-        commit = _commit_notify(frozenset(notify)) if notify else _COMMIT
-        if durable and self.synchronous == "normal":
-            # The session does not wait for the log flush (see _configure); this one does.
-            commit = (_WAIT_FOR_FLUSH, *commit)
-        return commit
+        return (*self._ending(notify=notify, durable=durable), *_COMMIT)
+
+    def _ending(self, *, notify: Collection[Topic], durable: bool) -> _Batch:
+        # The session does not wait for the log flush (see _configure); a durable write does.
+        wait = self._wait_for_flush if durable else None
+        return _ending(frozenset(notify), wait)
 
     def fetch_one(self, query: str, params: Params = ()) -> Row | None:
         # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
@@ -399,28 +422,13 @@ class PostgresStore:
     def _written(
         self, statements: Sequence[Statement], *, notify: Collection[Topic], durable: bool
     ) -> list[_Result]:
-        """``statements`` in a transaction of their own, committed: BEGIN, the statements
-        and the COMMIT in one round trip (``write`` and ``write_rows``)."""
+        """``statements`` in a transaction of their own, committed, in one round trip
+        (``write`` and ``write_rows``): what one pipeline sends is one transaction."""
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:
             return held._each(statements)  # part of the block this thread is in
-        batch = _named(self._sql, statements)
-        commit = self._commit_statements(notify=notify, durable=durable)
-        if len(batch) == 1 and commit == _COMMIT:
-            # A journal append: the session commits without waiting for the log flush (see
-            # _configure), so a statement on its own is its own transaction.
-            ((text, params),) = batch
-            return [self._alone(lambda connection: _read(connection.execute(text, params)))]
-
-        def in_one_round_trip(connection: psycopg.Connection[Row]) -> list[_Result]:
-            tx = _Transaction(self, connection, _BEGIN)
-            try:
-                return tx._send([*batch, *commit], commit=True)[: len(batch)]
-            except psycopg.Error:
-                tx._rollback()
-                raise
-
-        return self._alone(in_one_round_trip)
+        sent = [*_named(self._sql, statements), *self._ending(notify=notify, durable=durable)]
+        return self._alone(lambda connection: _round_trip(connection, sent)[: len(statements)])
 
     def write_in_turn(
         self, transactions: Sequence[Sequence[Statement]], *, durable: bool = True
@@ -428,23 +436,27 @@ class PostgresStore:
         held: _Transaction | None = getattr(self._local, "transaction", None)
         if held is not None:  # part of the block this thread is in
             return [result.rows for statements in transactions for result in held._each(statements)]
-        commit = self._commit_statements(notify=(), durable=durable)
-        # Explicit BEGIN and COMMIT divide a pipeline into transactions: each commits as the
-        # server reaches its COMMIT, and after an error the server skips the rest.
+        # BEGIN and COMMIT divide a pipeline into transactions, each committed as the server
+        # reaches its COMMIT (the last one's is the pipeline's end); after an error the
+        # server skips the rest.
+        last = len(transactions) - 1
         sent: list[_Sql] = []
         wanted: list[int] = []
         for index, statements in enumerate(transactions):
-            if index:
-                sent += [*commit, *_BEGIN]
+            if index < last:
+                sent += _BEGIN
             wanted += range(len(sent), len(sent) + len(statements))
             sent += _named(self._sql, statements)
+            if index < last:
+                sent += self._commit_statements(notify=(), durable=durable)
+            else:
+                sent += self._ending(notify=(), durable=durable)
 
         def in_one_round_trip(connection: psycopg.Connection[Row]) -> list[list[Row]]:
-            tx = _Transaction(self, connection, _BEGIN)
             try:
-                results = tx._send([*sent, *commit], commit=True)
+                results = _round_trip(connection, sent)
             except psycopg.Error:
-                tx._rollback()
+                _roll_back(connection)  # a transaction that failed after its BEGIN is open
                 raise
             return [results[index].rows for index in wanted]
 
@@ -574,7 +586,8 @@ class PostgresStore:
         with contextlib.suppress(psycopg.Error, PoolTimeout):
             connection = self._pool.getconn(timeout=0.5)
             try:
-                connection.execute(_notify(topics).encode(), prepare=False)
+                ((text, _),) = _ending(frozenset(topics), None)
+                connection.execute(text, prepare=False)
             except psycopg.OperationalError as exc:
                 if connection.broken:
                     self._outage.lost(exc)  # it may be the first to find the server gone
@@ -584,9 +597,10 @@ class PostgresStore:
 
     def listener(self, topics: Collection[Topic]) -> Listener:
         with self._lock:
-            if self._hub is None:
-                self._hub = _Hub(self._dsn)
-            hub = self._hub
+            wanted = frozenset(topics)
+            hub = self._hubs.get(wanted)
+            if hub is None:
+                hub = self._hubs[wanted] = _Hub(self._dsn, wanted)
         return hub.subscribe(topics)
 
     def checkpoint(self) -> None:
@@ -621,9 +635,9 @@ class PostgresStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._hub is not None:
-                self._hub.close()
-                self._hub = None
+            for hub in self._hubs.values():
+                hub.close()
+            self._hubs.clear()
         self._pool.close()
 
 
@@ -666,17 +680,21 @@ class _Outage:
 
 
 class _Hub:
-    """One ``LISTEN`` connection per store, in a thread that reconnects as needed, fanning
-    each notification out to the open ``Listener``s of its topics.
+    """One ``LISTEN`` connection for the listeners of a set of topics (a worker's: tasks
+    and timers; a client's: runs), in a thread that reconnects as needed, fanning each
+    notification out to the open ``Listener``s.
 
     A listener is then only a socket pair: ``Engine.result`` may open one per call, and
-    threads waiting at once each get every wake-up, without a connection each. The topics
-    are the notification's payload (``protocol.topics_of``); one without, as an older
-    Treadle or a person sends, reaches every listener.
+    threads waiting at once each get every wake-up, without a connection each. The hub
+    listens on the channel of each of its topics; a notification on the bare channel names
+    its topics in its payload (``protocol.topics_of``), and one without, as a person may
+    send, reaches every listener.
     """
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, topics: frozenset[Topic]) -> None:
         self._dsn = dsn
+        self._topics = topics
+        self._channels = {_channel(topic): frozenset({topic}) for topic in topics}
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -702,15 +720,19 @@ class _Hub:
         while not self._closing.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                    for channel in (CHANNEL, *self._channels):
+                        connection.execute(f"LISTEN {channel}")
                     self._ready.set()
                     # Anything sent while we were away is looked at now.
-                    self._poke(protocol.ALL_TOPICS)
+                    self._poke(self._topics)
                     pause = 0.1
                     while not self._closing.is_set():
                         # A timeout, so that closing never waits on a quiet channel for long.
                         for notification in connection.notifies(timeout=1.0):
-                            self._poke(protocol.topics_of(notification.payload))
+                            topics = self._channels.get(notification.channel)
+                            if topics is None:
+                                topics = protocol.topics_of(notification.payload)
+                            self._poke(topics)
             except psycopg.Error:
                 if self._closing.is_set():
                     return
