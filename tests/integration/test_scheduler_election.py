@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import treadle as tr
-from treadle.runtime import leader, scheduler
+from treadle.runtime import leader, ops, scheduler
 from treadle.store import urls
 from treadle.store.protocol import Store
 
@@ -150,6 +150,38 @@ def test_a_leader_whose_term_is_over_fires_nothing(engine: tr.Engine, store: Sto
     with engine.worker(lease_seconds=2.0, poll_interval=0.05):
         assert engine.result(run_id, timeout=10) == "rested"
     assert fired(engine, run_id) == 1
+
+
+def test_two_leaders_ticking_at_once_fire_each_timer_once_and_never_wait(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL: a leader paused in the middle of a tick holds the timers it took; the
+    leader that took its lease over skips them rather than wait, and nothing fires twice.
+    (SQLite has one writer: two ticks never overlap there.)"""
+    with tr.Engine(postgres_url) as engine:
+        run_ids = [engine.start(election_nap, 0.2) for _ in range(3)]
+        with engine.worker(lease_seconds=2.0, poll_interval=0.05):
+            for run_id in run_ids:
+                until(lambda r=run_id: engine.get(r).status is tr.RunStatus.WAITING, 10, "naps")
+        time.sleep(0.3)  # every timer is due; no worker runs, so none has fired
+        first_leader, successor = urls.open_store(postgres_url), urls.open_store(postgres_url)
+        try:
+            with first_leader.transaction() as paused:
+                # The first leader takes one timer and stops there, its transaction open.
+                (taken,) = paused.fetch_all("due_timers", {"now": time.time(), "limit": 1})
+                assert ops.fire_timer(paused, taken["run_id"], taken["position"], time.time())
+                began = time.monotonic()
+                with successor.transaction() as tx:
+                    changed, _ = scheduler.tick(tx, time.time())
+                assert time.monotonic() - began < 1.0
+                assert changed == 2  # the two timers the paused tick had not taken
+            assert sorted(fired(engine, run_id) for run_id in run_ids) == [1, 1, 1]
+        finally:
+            first_leader.close()
+            successor.close()
+        with engine.worker(lease_seconds=2.0, poll_interval=0.05):
+            assert [engine.result(run_id, timeout=10) for run_id in run_ids] == ["rested"] * 3
+        assert [fired(engine, run_id) for run_id in run_ids] == [1, 1, 1]
 
 
 # -- worker processes ----------------------------------------------------------------------

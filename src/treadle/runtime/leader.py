@@ -80,8 +80,9 @@ def release(tx: Transaction, term: Term) -> bool:
 def holds(tx: Transaction, term: Term, now: float) -> bool:
     """Whether ``term`` is the lease's current one and has not expired.
 
-    On PostgreSQL the check holds the lease row until the transaction ends, so a new holder
-    cannot take over between the check and the commit of what the leader does after it.
+    The check does not hold the lease: a holder paused after it must not keep the others
+    from taking over. What a leader does after it is safe to do twice at once (see
+    ``scheduler``), so a leader that loses the lease meanwhile only does some of it.
     """
     return tx.fetch_one("holds_scheduler_lease", term.params() | {"now": now}) is not None
 

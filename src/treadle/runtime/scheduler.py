@@ -6,8 +6,11 @@ Every worker runs this loop, but only the holder of the ``scheduler`` lease (see
 ``leader.CAMPAIGN_INTERVAL`` seconds and take over when it is handed back (a stopping leader
 does that at once) or expires (a killed or paused leader; within ``leader.LEASE_SECONDS``).
 Each batch of timers is fired in a transaction that first checks the leader's term, so a
-leader that lost the lease fires nothing; firing a timer also deletes its row, so even two
-processes firing at once could not fire one timer twice. A schedule's fire starts a run whose
+leader that lost the lease fires nothing more. The check does not lock the lease (a leader
+paused in the middle of a tick would keep the others from taking over), so two processes
+may fire at once for a moment: firing a timer deletes its row, timing a run out changes its
+status and firing a schedule moves it on, each on rows the other transaction skips, so
+nothing fires twice. A schedule's fire starts a run whose
 id follows from the schedule and the fire time, and moves the schedule's next fire on in the
 same transaction (see ``runtime.schedules``).
 """

@@ -204,7 +204,10 @@ ON CONFLICT DO NOTHING
 DELETE FROM timers WHERE run_id = %(run_id)s
 
 -- name: due_timers
+-- SKIP LOCKED: a timer that another tick is firing (a leader paused in the middle of one,
+-- whose lease has passed to this one) is its to fire; this tick never waits for it.
 SELECT run_id, position FROM timers WHERE fire_at <= %(now)s ORDER BY fire_at LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
 
 -- name: next_timer_at
 SELECT min(fire_at) AS at FROM timers
@@ -213,9 +216,11 @@ SELECT min(fire_at) AS at FROM timers
 DELETE FROM timers WHERE run_id = %(run_id)s AND position = %(position)s
 
 -- name: overdue_runs
+-- SKIP LOCKED, as due_timers: a run being changed now is timed out by the next tick.
 SELECT id FROM runs
 WHERE deadline IS NOT NULL AND deadline <= %(now)s AND status IN ('pending', 'running', 'waiting')
 LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
 
 -- name: next_deadline_at
 SELECT min(deadline) AS at FROM runs
@@ -238,10 +243,9 @@ ON CONFLICT (name) DO NOTHING
 -- name: acquire_scheduler_lease
 -- Taken only when nobody holds it or its holder let it expire; each new holder gets a new
 -- epoch, the fencing token that its writes are checked against. Nothing here waits on the
--- lease row (SKIP LOCKED): a bid that finds it locked takes nothing and is made again
--- later, so a process paused while holding the row blocks no other process. It does delay
--- the takeover: a leader paused inside a tick keeps the row locked (FOR SHARE, see
--- holds_scheduler_lease) until it resumes or its connection is cut.
+-- lease row (SKIP LOCKED): a bid that finds it locked (another bid, a renewal, each one
+-- statement) takes nothing and is made again later. No tick holds the row (see
+-- holds_scheduler_lease), so a leader paused in the middle of one delays no takeover.
 UPDATE scheduler_lease SET holder = %(holder)s, epoch = epoch + 1, expires_at = %(expires_at)s
 WHERE name = (
     SELECT name FROM scheduler_lease
@@ -261,13 +265,12 @@ UPDATE scheduler_lease SET holder = NULL, expires_at = NULL
 WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
 
 -- name: holds_scheduler_lease
--- FOR SHARE holds the lease until this transaction ends, so no bid can take it before the
--- timers fired under this epoch are committed, and a bid that committed first is seen (the
--- epoch moved). SKIP LOCKED: the row is locked by another process only while it takes an
--- expired lease, and then the answer is no. SQLite gets the same from its single writer.
+-- Read, not locked: a tick that held the row until it committed would keep a paused leader's
+-- lease from every bid. A leader that loses the lease in the middle of a tick may still fire
+-- what it has taken; each timer, deadline and schedule is taken by one transaction only (its
+-- row deleted or locked, the others skip it), so nothing fires twice.
 SELECT 1 AS held FROM scheduler_lease
 WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s AND expires_at >= %(now)s
-FOR SHARE SKIP LOCKED
 
 -- name: get_scheduler_lease
 SELECT name, holder, epoch, expires_at FROM scheduler_lease WHERE name = %(name)s
