@@ -251,7 +251,7 @@ def test_transactions_written_in_turn_commit_one_by_one(store: Store) -> None:
         ],
         durable=False,
     )
-    assert [len(r) for r in rows] == [0, 0, 2, 2, 2]
+    assert [len(r) for r in rows] == [0, 0, 2, 2, 4]  # run_created and run_started each
     assert sorted(run["id"] for run in rows[3]) == ["a", "b"]
     with pytest.raises(errors.StoreError):
         store.write_in_turn(

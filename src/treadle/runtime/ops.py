@@ -407,18 +407,13 @@ def claiming(
     }
     return (
         [("claim_tasks", lease_tasks)],
-        [
-            ("start_runs", claim),
-            ("record_starts", claim),
-            ("drop_finished_tasks", claim),
-            ("histories", claim),
-        ],
+        [("start_runs", claim), ("histories", claim)],
     )
 
 
 def claimed(owner: str, results: list[list[Row]]) -> list[Claimed]:
     """What a claim hands to its worker, from the rows of ``claiming``'s statements."""
-    tasks, runs_started, _, _, history = results
+    tasks, runs_started, history = results
     runs = {run["id"]: run for run in runs_started}
     epochs = {row["run_id"]: row["epoch"] for row in tasks if row["run_id"] in runs}
     events: dict[str, list[Event]] = {run_id: [] for run_id in epochs}

@@ -82,27 +82,27 @@ SELECT * FROM history WHERE run_id = %(run_id)s ORDER BY id
 
 -- name: start_runs
 -- The runs of the tasks that claim %(claim)s of %(owner)s leased, unless they finished
--- meanwhile, marked running; returned as they are now.
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
-WHERE id IN (SELECT run_id FROM tasks WHERE owner = %(owner)s AND claim = %(claim)s)
-  AND status IN ('pending', 'waiting', 'running')
-RETURNING *
-
--- name: record_starts
--- A run_started event, with its new lease, for each run that start_runs started.
-INSERT INTO history (run_id, kind, at, data)
-SELECT runs.id, 'run_started', %(now)s,
-       json_build_object('worker', tasks.owner, 'epoch', tasks.epoch)::text
-FROM tasks JOIN runs ON runs.id = tasks.run_id
-WHERE tasks.owner = %(owner)s AND tasks.claim = %(claim)s AND runs.status = 'running'
-ORDER BY runs.id
-
--- name: drop_finished_tasks
--- The claim's tasks left behind by runs that finished (a wake-up that raced the run's end):
--- nothing to do, and they must not come back.
-DELETE FROM tasks
-WHERE owner = %(owner)s AND claim = %(claim)s
-  AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = tasks.run_id AND runs.status = 'running')
+-- meanwhile: marked running, each with a run_started event (its worker and new epoch); the
+-- claim's other tasks are dropped (a wake-up that raced the run's end: nothing to do, and
+-- they must not come back). Returns the runs started, as they are now.
+WITH claimed AS (
+    SELECT run_id, epoch FROM tasks WHERE owner = %(owner)s AND claim = %(claim)s
+), started AS (
+    UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s),
+                    updated_at = %(now)s
+    WHERE id IN (SELECT run_id FROM claimed) AND status IN ('pending', 'waiting', 'running')
+    RETURNING runs.*
+), recorded AS (
+    INSERT INTO history (run_id, kind, at, data)
+    SELECT started.id, 'run_started', %(now)s,
+           json_build_object('worker', %(owner)s::text, 'epoch', claimed.epoch)::text
+    FROM started JOIN claimed ON claimed.run_id = started.id
+    ORDER BY started.id
+), dropped AS (
+    DELETE FROM tasks
+    WHERE owner = %(owner)s AND claim = %(claim)s AND run_id NOT IN (SELECT id FROM started)
+)
+SELECT * FROM started
 
 -- name: histories
 -- The histories of the runs the claim started (their tasks are the claim's that are left).

@@ -64,24 +64,18 @@ RETURNING run_id, kind, position
 SELECT * FROM history WHERE run_id = :run_id ORDER BY id
 
 -- name: start_runs
--- The runs of the tasks that claim :claim of :owner leased, unless they finished meanwhile,
--- marked running; returned as they are now.
+-- The runs of the tasks that claim :claim of :owner leased, unless they finished meanwhile:
+-- marked running, each with a run_started event (its worker and new epoch); the claim's
+-- other tasks are dropped. The rows are the first statement's: the runs started.
 UPDATE runs SET status = 'running', started_at = coalesce(started_at, :now), updated_at = :now
 WHERE id IN (SELECT run_id FROM tasks WHERE owner = :owner AND claim = :claim)
   AND status IN ('pending', 'waiting', 'running')
-RETURNING *
-
--- name: record_starts
--- A run_started event, with its new lease, for each run that start_runs started.
+RETURNING *;
 INSERT INTO history (run_id, kind, at, data)
 SELECT runs.id, 'run_started', :now, json_object('worker', tasks.owner, 'epoch', tasks.epoch)
 FROM tasks JOIN runs ON runs.id = tasks.run_id
 WHERE tasks.owner = :owner AND tasks.claim = :claim AND runs.status = 'running'
-ORDER BY runs.id
-
--- name: drop_finished_tasks
--- The claim's tasks left behind by runs that finished: nothing to do, and they must not come
--- back.
+ORDER BY runs.id;
 DELETE FROM tasks
 WHERE owner = :owner AND claim = :claim
   AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = tasks.run_id AND runs.status = 'running')
