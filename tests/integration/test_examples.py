@@ -30,6 +30,7 @@ KEY_LINES = {
     "'reviewed': True}",
     "check_order_net.py": "net fixed_order: 8 markings, 10 edges, bounded, sound workflow net: ok",
     "schedules.py": "while paused: 0 new runs",
+    "many_runs.py": "started again: still 300 runs",
 }
 
 
