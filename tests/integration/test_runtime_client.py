@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
+import threading
+import time
+from typing import Any
 
 import pytest
 
@@ -133,6 +137,62 @@ def test_start_many_refuses_bad_calls_and_stores_nothing(
     with pytest.raises(tr.UsageError, match=message):
         engine.start_many(client_echo_wf, calls, ids=ids)  # type: ignore[arg-type]
     assert engine.list().runs == []
+
+
+def test_threads_waiting_for_results_share_one_read_per_wake_up(
+    engine: tr.Engine, start_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A web application with many requests waiting: each run that ends must not make every
+    # waiting thread read its own run again.
+    run_ids = engine.start_many(client_echo_wf, [(i,) for i in range(20)])
+    results: dict[str, object] = {}
+    waiting = [
+        threading.Thread(target=lambda r=run_id: results.update({r: engine.result(r, timeout=30)}))
+        for run_id in run_ids
+    ]
+    reads: collections.Counter[str] = collections.Counter()
+    store = engine._store  # type: ignore[attr-defined]
+
+    def counting(name: str) -> Any:
+        read = getattr(store, name)
+
+        def counted(*args: object) -> Any:
+            if threading.current_thread() in waiting:
+                reads[name] += 1
+            return read(*args)
+
+        return counted
+
+    for name in ("fetch_one", "fetch_all"):
+        monkeypatch.setattr(store, name, counting(name))
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.3)  # every thread is waiting
+    start_worker()
+    for thread in waiting:
+        thread.join(30)
+    assert results == {run_id: i for i, run_id in enumerate(run_ids)}
+    assert reads["fetch_one"] == 20  # each thread's first look at its run
+    # Then one read of all the runs waited for per wake-up, not one per thread (which
+    # would be about 200 here).
+    assert reads["fetch_all"] <= 25
+
+
+def test_a_result_waited_for_twice_at_once_reaches_both(engine: tr.Engine, start_worker) -> None:
+    run_id = engine.start(client_echo_wf, "both")
+    results: list[object] = []
+    waiting = [
+        threading.Thread(target=lambda: results.append(engine.result(run_id, timeout=30)))
+        for _ in range(2)
+    ]
+    for thread in waiting:
+        thread.start()
+    start_worker()
+    for thread in waiting:
+        thread.join(30)
+    assert results == ["both", "both"]
+    with pytest.raises(tr.RunNotFoundError):
+        engine.result("no-such-run", timeout=1)
 
 
 # -- get, list, history ---------------------------------------------------------------------

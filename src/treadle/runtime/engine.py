@@ -18,7 +18,7 @@ from treadle.core.history import Event
 from treadle.core.nets.changes import NetChange
 from treadle.core.runs import RunInfo, RunPage
 from treadle.core.status import RunStatus
-from treadle.runtime import ops, registry, remote_errors, schedules
+from treadle.runtime import ops, registry, remote_errors, schedules, waiters
 from treadle.runtime.nets import client as nets
 from treadle.runtime.worker import Worker, WorkerOptions
 from treadle.store import transact, urls
@@ -103,6 +103,7 @@ class Engine:
         self.registry = registry_ or registry.default_registry
         self._clock = clock
         self._store = urls.open_store(database)
+        self._waiters = waiters.Waiters(self._store)
         try:
             if migrate:
                 self._store.migrate()
@@ -248,27 +249,18 @@ class Engine:
         """Wait for the run to finish and return its result, or raise the error it ended with.
 
         Raises ``RunFailedError``, ``RunCancelledError`` or ``RunTimedOutError`` for a run that
-        did not succeed, and ``ResultTimeoutError`` when ``timeout`` seconds pass first.
+        did not succeed, and ``ResultTimeoutError`` when ``timeout`` seconds pass first. Any
+        number of threads may wait at once (see ``runtime.waiters``).
         """
         give_up = None if timeout is None else time.monotonic() + timeout
-        # Listening before the first look, so that no end can slip between the two: one read
-        # for a run that has finished, two for one that finishes while we wait.
-        listener = self._store.listener((Topic.RUNS,))
-        try:
-            while True:
-                info = self.get(run_id)
-                if info.status.finished:
-                    return raise_outcome(info)
-                remaining = 1.0 if give_up is None else give_up - time.monotonic()
-                if remaining <= 0:
-                    raise errors.ResultTimeoutError(
-                        f"run {run_id} is still {info.status} after {timeout} s; it goes on "
-                        "running (is a worker serving its queue?)",
-                        run_id=run_id,
-                    )
-                listener.wait(min(remaining, 1.0))
-        finally:
-            listener.close()
+        info = run_info(self._waiters.wait(run_id, give_up))
+        if not info.status.finished:
+            raise errors.ResultTimeoutError(
+                f"run {run_id} is still {info.status} after {timeout} s; it goes on "
+                "running (is a worker serving its queue?)",
+                run_id=run_id,
+            )
+        return raise_outcome(info)
 
     def signal(self, run_id: str, name: str, payload: Any = None) -> None:
         """Deliver the signal ``name`` with ``payload`` to a run waiting (now or later) for it."""
@@ -447,6 +439,7 @@ class Engine:
         return EmbeddedWorker(self.database, self.registry, WorkerOptions(**options))
 
     def close(self) -> None:
+        self._waiters.close()
         self._store.close()
 
     def __enter__(self) -> Engine:

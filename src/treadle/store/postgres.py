@@ -400,6 +400,11 @@ class PostgresStore:
             lambda connection: connection.execute(self._sql[query], params or None).fetchone()
         )
 
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
+        return self._alone(
+            lambda connection: connection.execute(self._sql[query], params or None).fetchall()
+        )
+
     def write(
         self,
         statements: Sequence[Statement],

@@ -116,6 +116,10 @@ class Store(Protocol):
         first row."""
         ...
 
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
+        """``fetch_one``, returning every row."""
+        ...
+
     def write(
         self,
         statements: Sequence[Statement],

@@ -211,6 +211,10 @@ class SQLiteStore:
         with self.snapshot() as tx:
             return tx.fetch_one(query, params)
 
+    def fetch_all(self, query: str, params: Params = ()) -> list[Row]:
+        with self.snapshot() as tx:
+            return tx.fetch_all(query, params)
+
     def write(
         self,
         statements: Sequence[Statement],
