@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -452,34 +453,35 @@ def test_a_durable_write_waits_for_the_log_and_a_journal_append_does_not(
         assert tx.fetch_one("get_meta", {"key": "t29"}) == {"value": "x"}
 
 
+def _table_stat(url: str, table: str, column: str) -> Any:
+    """A column of ``pg_stat_user_tables`` for ``table``."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        return connection.execute(
+            f"SELECT {column} FROM pg_stat_user_tables WHERE relname = %s", (table,)
+        ).fetchone()[0]
+
+
+def _until_counted(url: str, table: str, column: str, rows: int) -> None:
+    # Statistics reach the shared view up to a second after the transaction.
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up and _table_stat(url, table, column) < rows:
+        time.sleep(0.1)
+
+
 def test_housekeeping_vacuums_the_queue_once_dead_rows_pile_up(
     store: Store, postgres_url: str
 ) -> None:
-    def vacuumed() -> object:
-        with psycopg.connect(postgres_url, autocommit=True) as connection:
-            return connection.execute(
-                "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'tasks'"
-            ).fetchone()[0]
-
     store.checkpoint()
-    assert vacuumed() is None  # nothing to clean in a new database
+    assert _table_stat(postgres_url, "tasks", "last_vacuum") is None  # nothing to clean yet
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(
             "INSERT INTO tasks (run_id, queue, available_at) "
             "SELECT 'r' || i, 'default', 0 FROM generate_series(1, 3000) AS i"
         )
         connection.execute("DELETE FROM tasks")
-        give_up = time.monotonic() + 10
-        while time.monotonic() < give_up:
-            # Statistics reach the shared view up to a second after the transaction.
-            (dead,) = connection.execute(
-                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'tasks'"
-            ).fetchone()
-            if dead >= 3000:
-                break
-            time.sleep(0.1)
+    _until_counted(postgres_url, "tasks", "n_dead_tup", 3000)
     store.checkpoint()
-    assert vacuumed() is not None
+    assert _table_stat(postgres_url, "tasks", "last_vacuum") is not None
 
 
 def test_housekeeping_analyzes_a_table_that_grew_past_what_the_planner_counted(
@@ -487,32 +489,20 @@ def test_housekeeping_analyzes_a_table_that_grew_past_what_the_planner_counted(
 ) -> None:
     # A prepared statement keeps the plan made when history was a page or two (a scan of
     # the whole table); an analyze makes every connection plan it again.
-    def analyzed() -> object:
-        with psycopg.connect(postgres_url, autocommit=True) as connection:
-            return connection.execute(
-                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'history'"
-            ).fetchone()[0]
-
     store.checkpoint()
-    assert analyzed() is None  # an empty table: nothing to plan for
+    assert _table_stat(postgres_url, "history", "last_analyze") is None  # empty: nothing to plan
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(
             "INSERT INTO history (run_id, kind, at) "
             "SELECT 'r' || (i / 10), 'step_completed', 0 FROM generate_series(1, 3000) AS i"
         )
-        give_up = time.monotonic() + 10
-        while time.monotonic() < give_up:
-            (live,) = connection.execute(
-                "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'history'"
-            ).fetchone()
-            if live >= 3000:
-                break
-            time.sleep(0.1)
+    _until_counted(postgres_url, "history", "n_live_tup", 3000)
     store.checkpoint()
-    first = analyzed()
+    first = _table_stat(postgres_url, "history", "last_analyze")
     assert first is not None
     store.checkpoint()
-    assert analyzed() == first  # the planner's count is up to date: no second analyze
+    # The planner's count is up to date: no second analyze.
+    assert _table_stat(postgres_url, "history", "last_analyze") == first
 
 
 def test_threads_use_connections_of_their_own(store: Store) -> None:
