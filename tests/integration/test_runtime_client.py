@@ -123,7 +123,7 @@ def test_start_many_stores_nothing_when_an_id_is_another_workflows(engine: tr.En
     [
         ("abc", None, "a list of calls"),
         ({"value": 1}, None, "a list of calls"),
-        ([(1,), 5], None, "call 1 is 5"),
+        ([(1,), 5], None, r"call 1 is 5: .*\(\(5,\) for a single one\)"),
         ([(1,), ("a", "b", "c")], None, "call 1: workflow 'client_echo_wf' cannot take"),
         ([(1,), ({1, 2},)], None, "call 1: "),
         ([(1,), (2,)], ["only-one"], "one id per call"),

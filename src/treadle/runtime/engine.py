@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import dataclasses
 import os
 import threading
@@ -167,7 +168,7 @@ class Engine:
                     f"ids must be a list with one id per call ({len(items)}), not {ids!r}"
                 )
             names = list(ids)
-            taken = {name for name in names if names.count(name) > 1}
+            taken = {name for name, count in collections.Counter(names).items() if count > 1}
             if taken:
                 raise errors.UsageError(f"ids must differ from one another; repeated: {taken}")
         runs = []
@@ -179,7 +180,7 @@ class Engine:
             else:
                 raise errors.UsageError(
                     f"call {index} is {call!r}: each call holds one run's arguments, a tuple "
-                    "of positional arguments (({call!r},) for a single one) or a dict of "
+                    f"of positional arguments (({call!r},) for a single one) or a dict of "
                     "keyword arguments"
                 )
             try:
